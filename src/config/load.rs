@@ -1,0 +1,159 @@
+//! Loading: YAML file, then `FEEDHANDLER_…` environment variables (`__` nests keys),
+//! then cross-field validation. Every error names the key path and where the value came
+//! from, and never repeats a value (it may be a credential).
+
+use super::{Config, ExchangeId};
+use figment::providers::{Env, Format, Yaml};
+use figment::{Figment, Metadata, Source};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Environment variables read as configuration start with this.
+pub const ENV_PREFIX: &str = "FEEDHANDLER_";
+/// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
+const CLI_ENV_KEYS: [&str; 2] = ["config", "log"];
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `proxy.default.http.url`.
+    pub key: String,
+    /// `file config/x.yaml`, `env FEEDHANDLER_…` or `default`.
+    pub origin: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = if self.key.is_empty() { "(top level)" } else { &self.key };
+        write!(f, "{key} ({}): {}", self.origin, self.reason)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {}: {source}", path.display())]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration:\n{}", list(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Reads, merges and validates the configuration. Nothing connects before this passes.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    std::fs::metadata(path).map_err(|source| ConfigError::Unreadable { path: path.into(), source })?;
+    let figment = Figment::new().merge(Yaml::file_exact(path)).merge(
+        Env::prefixed(ENV_PREFIX)
+            .split("__")
+            .filter(|k| !CLI_ENV_KEYS.contains(&k.as_str())),
+    );
+    let config: Config = figment
+        .extract()
+        .map_err(|e| ConfigError::Invalid(e.into_iter().map(problem_from_figment).collect()))?;
+    let problems = validate(&config, &figment);
+    if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(problems)) }
+}
+
+fn origin(md: Option<&Metadata>, path: &[String]) -> String {
+    match md {
+        Some(Metadata { source: Some(Source::File(f)), .. }) => format!("file {}", f.display()),
+        Some(md) if md.name.contains("environment") => {
+            format!("env {ENV_PREFIX}{}", path.join("__").to_ascii_uppercase())
+        }
+        Some(md) => md.name.to_string(),
+        None => "default".to_owned(),
+    }
+}
+
+fn problem_from_figment(e: figment::Error) -> Problem {
+    use figment::error::Kind;
+    let reason = match &e.kind {
+        Kind::Message(m) => m.clone(),
+        Kind::InvalidType(actual, expected) => {
+            format!("expected {expected}, found {}", actual_kind(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid {}: expected {expected}", actual_kind(actual))
+        }
+        Kind::UnknownField(field, expected) => {
+            format!("unknown key `{field}`; expected one of: {}", expected.join(", "))
+        }
+        Kind::UnknownVariant(variant, expected) => {
+            format!("unknown value `{variant}`; expected one of: {}", expected.join(", "))
+        }
+        Kind::MissingField(field) => format!("missing key `{field}`"),
+        other => other.to_string(),
+    };
+    Problem { key: e.path.join("."), origin: origin(e.metadata.as_ref(), &e.path), reason }
+}
+
+/// The type of a rejected value, never the value itself.
+fn actual_kind(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map => "a map",
+        _ => "a value",
+    }
+}
+
+/// Binance's accepted snapshot depths.
+fn allowed_depths(id: ExchangeId) -> &'static [u16] {
+    match id {
+        ExchangeId::Binance => &[5, 10, 20, 50, 100, 500, 1000, 5000],
+        ExchangeId::BinanceFutures => &[5, 10, 20, 50, 100, 500, 1000],
+    }
+}
+
+fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |key: String, reason: String| {
+        let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+        let origin = origin(figment.find_metadata(&key), &path);
+        problems.push(Problem { key, origin, reason });
+    };
+    if config.exchanges.is_empty() {
+        problem("exchanges".into(), "at least one exchange must be configured".into());
+    }
+    for (id, ex) in &config.exchanges {
+        let at = |k: &str| format!("exchanges.{id}.{k}");
+        if ex.symbols.is_empty() {
+            problem(at("symbols"), "at least one symbol is required".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &ex.symbols {
+            if !seen.insert(s) {
+                problem(at("symbols"), format!("symbol {s} is listed twice"));
+            }
+        }
+        if ex.channels.is_empty() {
+            problem(at("channels"), "at least one channel is required".into());
+        }
+        if let Some(u) = &ex.ws_url {
+            if !matches!(u.scheme(), "ws" | "wss") {
+                problem(at("ws_url"), "must be a ws:// or wss:// URL".into());
+            }
+        }
+        if let Some(u) = &ex.rest_url {
+            if !matches!(u.scheme(), "http" | "https") {
+                problem(at("rest_url"), "must be an http:// or https:// URL".into());
+            }
+        }
+        if let Some(d) = ex.depth_limit {
+            let allowed = allowed_depths(*id);
+            if !allowed.contains(&d) {
+                problem(at("depth_limit"), format!("must be one of {allowed:?}"));
+            }
+        }
+    }
+    problems
+}

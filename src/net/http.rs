@@ -1,0 +1,89 @@
+//! HTTP requests (REST data, book snapshots, instrument lists): reqwest clients built per
+//! (exchange, route) with the route's proxy, or explicitly no proxy so HTTP(S)_PROXY and
+//! ALL_PROXY in the environment never apply.
+
+use super::error::{Cause, ConnectError, chain};
+use super::resolver::{ConnKind, Outcome, Route};
+use super::tls::TlsConfigs;
+use super::{ConnectionFactory, target_of};
+use crate::config::{ExchangeId, ProxyScheme};
+use std::sync::Arc;
+use std::time::Instant;
+use url::Url;
+
+pub(super) fn build_client(route: &Route, tls: &TlsConfigs) -> Result<reqwest::Client, Cause> {
+    let builder = reqwest::Client::builder()
+        .use_preconfigured_tls(tls.http.clone())
+        .connect_timeout(route.timeout())
+        .read_timeout(route.timeout())
+        .user_agent(concat!("feedhandler/", env!("CARGO_PKG_VERSION")));
+    let builder = match route {
+        Route::Direct => builder.no_proxy(),
+        Route::Proxy(p) => builder.proxy(
+            reqwest::Proxy::all(p.url.with_credentials())
+                .map_err(|_| Cause::Url(format!("proxy {} not accepted by the HTTP client", p.url)))?,
+        ),
+    };
+    builder.build().map_err(|e| Cause::Http(format!("building the HTTP client: {e}")))
+}
+
+/// HTTP access for one exchange.
+#[derive(Clone)]
+pub struct HttpClient {
+    factory: Arc<ConnectionFactory>,
+    exchange: ExchangeId,
+}
+
+impl HttpClient {
+    pub(super) fn new(factory: Arc<ConnectionFactory>, exchange: ExchangeId) -> Self {
+        Self { factory, exchange }
+    }
+
+    /// GETs `url` and returns the body; any status but 2xx is an error.
+    pub async fn get_text(&self, url: &Url) -> Result<String, ConnectError> {
+        let (exchange, f) = (self.exchange, &self.factory);
+        let route = f.resolver.pick(exchange, ConnKind::Http);
+        tracing::info!(%exchange, kind = "http", target = %target_of(url), path = url.path(), proxy = %route, "request");
+        let started = Instant::now();
+        let result = self.fetch(url, &route).await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Success { latency: started.elapsed() },
+            Err(_) => Outcome::Failure,
+        };
+        f.resolver.report(exchange, ConnKind::Http, &route, outcome);
+        result.map_err(|cause| ConnectError {
+            exchange,
+            kind: ConnKind::Http,
+            target: target_of(url),
+            route: route.to_string(),
+            cause,
+        })
+    }
+
+    async fn fetch(&self, url: &Url, route: &Route) -> Result<String, Cause> {
+        let f = &self.factory;
+        let client = f.http_client(self.exchange, route)?;
+        let classify = |e: reqwest::Error| {
+            let text = f.redactor.clean(chain(&e));
+            if e.is_timeout() {
+                Cause::Timeout(route.timeout().as_millis())
+            } else if matches!(route, Route::Proxy(_)) && (text.contains("407") || text.contains("auth")) {
+                Cause::ProxyAuth(text)
+            } else {
+                Cause::Http(text)
+            }
+        };
+        let response = client.get(url.clone()).send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let proxied_http = matches!(route, Route::Proxy(p) if matches!(p.url.scheme, ProxyScheme::Http | ProxyScheme::Https));
+        if status == 407 && proxied_http {
+            return Err(Cause::ProxyAuth("407 Proxy Authentication Required".into()));
+        }
+        let body = response.text().await.map_err(classify)?;
+        if !(200..300).contains(&status) {
+            let body: String = body.chars().take(200).collect();
+            return Err(Cause::Status { status, body });
+        }
+        Ok(body)
+    }
+}

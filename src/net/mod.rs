@@ -1,0 +1,101 @@
+//! THE connection factory: the only code that opens network connections. Adapters ask it
+//! for an HTTP client or a WebSocket for their exchange; it resolves the route (a proxy or
+//! direct) per attempt, builds the stream, and reports the outcome to the resolver. A
+//! configured proxy is used or the connection fails: there is no fallback to direct.
+
+mod error;
+mod http;
+mod resolver;
+mod tls;
+mod tunnel;
+mod ws;
+
+pub use error::{Cause, ConnectError, Redactor};
+pub use http::HttpClient;
+pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, StaticResolver};
+pub use tls::TlsSetupError;
+pub use ws::{WsConn, WsError};
+
+use crate::config::{Config, ExchangeId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use url::Url;
+
+pub struct ConnectionFactory {
+    resolver: Arc<dyn ProxyResolver>,
+    tls: tls::TlsConfigs,
+    redactor: Redactor,
+    http_clients: Mutex<HashMap<(ExchangeId, Route), reqwest::Client>>,
+}
+
+impl ConnectionFactory {
+    /// A factory with the configured static proxies and trust settings.
+    pub fn from_config(config: &Config) -> Result<Arc<Self>, TlsSetupError> {
+        let p = &config.proxy;
+        let endpoints = p.default.http.iter().chain(&p.default.websocket).chain(
+            p.exchanges.values().flat_map(|k| k.http.iter().chain(&k.websocket)),
+        );
+        let redactor = Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref()));
+        Self::new(Arc::new(StaticResolver::new(p)), config.tls.ca_file.as_deref(), redactor)
+    }
+
+    pub fn new(
+        resolver: Arc<dyn ProxyResolver>,
+        ca_file: Option<&std::path::Path>,
+        redactor: Redactor,
+    ) -> Result<Arc<Self>, TlsSetupError> {
+        Ok(Arc::new(Self {
+            resolver,
+            tls: tls::build(ca_file)?,
+            redactor,
+            http_clients: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// An HTTP client for `exchange`: each request resolves its route.
+    pub fn http(self: &Arc<Self>, exchange: ExchangeId) -> HttpClient {
+        HttpClient::new(self.clone(), exchange)
+    }
+
+    /// Opens a WebSocket to `url` for `exchange`, through its configured proxy if any.
+    pub async fn websocket(&self, exchange: ExchangeId, url: &Url) -> Result<WsConn, ConnectError> {
+        let route = self.resolver.pick(exchange, ConnKind::Websocket);
+        let err = |cause| ConnectError {
+            exchange,
+            kind: ConnKind::Websocket,
+            target: target_of(url),
+            route: route.to_string(),
+            cause,
+        };
+        tracing::info!(%exchange, kind = "websocket", target = %target_of(url), proxy = %route, "connecting");
+        let started = Instant::now();
+        let result = tokio::time::timeout(route.timeout(), ws::open(url, &route, &self.tls, &self.redactor)).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(_) => Err(Cause::Timeout(route.timeout().as_millis())),
+        };
+        let outcome = match &result {
+            Ok(_) => Outcome::Success { latency: started.elapsed() },
+            Err(_) => Outcome::Failure,
+        };
+        self.resolver.report(exchange, ConnKind::Websocket, &route, outcome);
+        let stream = result.map_err(err)?;
+        Ok(WsConn::new(exchange, url.clone(), stream))
+    }
+
+    fn http_client(&self, exchange: ExchangeId, route: &Route) -> Result<reqwest::Client, Cause> {
+        let mut clients = self.http_clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(&(exchange, route.clone())) {
+            return Ok(c.clone());
+        }
+        let client = http::build_client(route, &self.tls)?;
+        clients.insert((exchange, route.clone()), client.clone());
+        Ok(client)
+    }
+}
+
+/// `host:port` of a URL, for logs and errors.
+fn target_of(url: &Url) -> String {
+    format!("{}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0))
+}
