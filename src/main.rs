@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "feedhandler", version, about = "Stream normalized crypto market data to Kafka or stdout, through proxies if configured")]
+#[command(
+    name = "feedhandler",
+    version,
+    about = "Stream normalized crypto market data to Kafka or stdout, through proxies if configured"
+)]
 struct Cli {
     /// Log filter for stderr, e.g. `info`, `debug`, `feedhandler=trace`.
     #[arg(long, global = true, env = "FEEDHANDLER_LOG", default_value = "info")]
@@ -17,6 +21,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Stream market data from the configured exchanges to the configured sink until
+    /// SIGINT or SIGTERM.
+    Run {
+        /// Configuration file (YAML); `FEEDHANDLER_…` environment variables override it.
+        #[arg(long, short, env = "FEEDHANDLER_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run a recording (cryptofeed JSON lines or hftbacktest capture, plain or gzip)
+    /// through the same parse and book code as `run`, with no network; events go to stdout.
+    Replay {
+        /// The recording file.
+        file: PathBuf,
+    },
+    /// Serve a Binance recording as a local venue (REST + WebSocket) on loopback, for the
+    /// offline demo and tests. Prints the URLs to put in `ws_url` / `rest_url`.
+    Simulate {
+        /// The recording to play (BINANCE or BINANCE_FUTURES).
+        #[arg(long)]
+        recording: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9443")]
+        listen: std::net::SocketAddr,
+        /// Serve TLS (wss/https) with a generated test CA written to this directory
+        /// (point `tls.ca_file` at its ca.pem). Plain ws/http when absent.
+        #[arg(long)]
+        tls_dir: Option<PathBuf>,
+    },
     /// Validate the configuration and print the resolved plan (exchanges, channels,
     /// symbols, and the proxy or `direct` route of each connection kind).
     Check {
@@ -33,16 +64,114 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Check { config } => match feedhandler::config::load(&config) {
-            Ok(cfg) => {
-                println!("configuration OK: {}", config.display());
-                print!("{}", feedhandler::plan::describe(&cfg));
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Check { config } => {
+            let cfg = match load(&config) {
+                Ok(cfg) => cfg,
+                Err(code) => return code,
+            };
+            println!("configuration OK: {}", config.display());
+            print!("{}", feedhandler::plan::describe(&cfg));
+            ExitCode::SUCCESS
+        }
+        Command::Replay { file } => exit(runtime().and_then(|rt| rt.block_on(replay(file)))),
+        Command::Simulate {
+            recording,
+            listen,
+            tls_dir,
+        } => exit(runtime().and_then(|rt| rt.block_on(simulate(recording, listen, tls_dir)))),
+        Command::Run { config } => {
+            let cfg = match load(&config) {
+                Ok(cfg) => cfg,
+                Err(code) => return code,
+            };
+            exit(runtime().and_then(|rt| rt.block_on(run(cfg))))
+        }
     }
+}
+
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn replay(file: PathBuf) -> anyhow::Result<()> {
+    let rec = feedhandler::record::reader::read(&file)?;
+    let (tx, rx) = tokio::sync::mpsc::channel(feedhandler::sink::EVENT_QUEUE_CAPACITY);
+    let sink = tokio::spawn(feedhandler::sink::stdout::run(rx, tokio::io::stdout()));
+    let stats = feedhandler::replay::replay(&rec, tx).await?;
+    sink.await??;
+    tracing::info!(
+        frames = stats.frames,
+        events = stats.events,
+        resyncs = stats.resyncs,
+        "replay finished"
+    );
+    Ok(())
+}
+
+async fn simulate(
+    recording: PathBuf,
+    listen: std::net::SocketAddr,
+    tls_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use feedhandler::sim;
+    let rec = feedhandler::record::reader::read(&recording)?;
+    let tls = match &tls_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            let ca = sim::cert::TestCa::generate(dir)?;
+            println!("test CA: {}", ca.ca_pem.display());
+            Some(ca.server_config()?)
+        }
+        None => None,
+    };
+    let (ws, http) = if tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    let venue = std::sync::Arc::new(sim::binance::BinanceSim::new(&rec, Default::default()));
+    let (addr, server) = sim::server::spawn(listen, tls, venue).await?;
+    println!(
+        "serving {} ({} frames) — ws_url: {ws}://{addr}  rest_url: {http}://{addr}",
+        rec.exchange,
+        rec.events.len()
+    );
+    tokio::select! {
+        _ = server => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
+fn load(path: &std::path::Path) -> Result<feedhandler::config::Config, ExitCode> {
+    feedhandler::config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn run(cfg: feedhandler::config::Config) -> anyhow::Result<()> {
+    let (shutdown, _) = tokio::sync::watch::channel(false);
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+        signals.send_replace(true);
+        Ok::<_, std::io::Error>(())
+    });
+    feedhandler::run::run(cfg, shutdown).await?;
+    Ok(())
 }

@@ -25,7 +25,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = if self.key.is_empty() { "(top level)" } else { &self.key };
+        let key = if self.key.is_empty() {
+            "(top level)"
+        } else {
+            &self.key
+        };
         write!(f, "{key} ({}): {}", self.origin, self.reason)
     }
 }
@@ -39,12 +43,19 @@ pub enum ConfigError {
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Reads, merges and validates the configuration. Nothing connects before this passes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    std::fs::metadata(path).map_err(|source| ConfigError::Unreadable { path: path.into(), source })?;
+    std::fs::metadata(path).map_err(|source| ConfigError::Unreadable {
+        path: path.into(),
+        source,
+    })?;
     let figment = Figment::new().merge(Yaml::file_exact(path)).merge(
         Env::prefixed(ENV_PREFIX)
             .split("__")
@@ -54,12 +65,19 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .extract()
         .map_err(|e| ConfigError::Invalid(e.into_iter().map(problem_from_figment).collect()))?;
     let problems = validate(&config, &figment);
-    if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
 }
 
 fn origin(md: Option<&Metadata>, path: &[String]) -> String {
     match md {
-        Some(Metadata { source: Some(Source::File(f)), .. }) => format!("file {}", f.display()),
+        Some(Metadata {
+            source: Some(Source::File(f)),
+            ..
+        }) => format!("file {}", f.display()),
         Some(md) if md.name.contains("environment") => {
             format!("env {ENV_PREFIX}{}", path.join("__").to_ascii_uppercase())
         }
@@ -82,12 +100,19 @@ fn problem_from_figment(e: figment::Error) -> Problem {
             format!("unknown key `{field}`; expected one of: {}", expected.join(", "))
         }
         Kind::UnknownVariant(variant, expected) => {
-            format!("unknown value `{variant}`; expected one of: {}", expected.join(", "))
+            format!(
+                "unknown value `{variant}`; expected one of: {}",
+                expected.join(", ")
+            )
         }
         Kind::MissingField(field) => format!("missing key `{field}`"),
         other => other.to_string(),
     };
-    Problem { key: e.path.join("."), origin: origin(e.metadata.as_ref(), &e.path), reason }
+    Problem {
+        key: e.path.join("."),
+        origin: origin(e.metadata.as_ref(), &e.path),
+        reason,
+    }
 }
 
 /// The type of a rejected value, never the value itself.
@@ -122,7 +147,10 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         problems.push(Problem { key, origin, reason });
     };
     if config.exchanges.is_empty() {
-        problem("exchanges".into(), "at least one exchange must be configured".into());
+        problem(
+            "exchanges".into(),
+            "at least one exchange must be configured".into(),
+        );
     }
     for (id, ex) in &config.exchanges {
         let at = |k: &str| format!("exchanges.{id}.{k}");

@@ -30,7 +30,7 @@ pub struct Config {
 }
 
 /// The venues feedhandler has adapters for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExchangeId {
     Binance,
@@ -71,7 +71,11 @@ fn enabled_by_default() -> bool {
 
 impl Default for ProxyConfig {
     fn default() -> Self {
-        Self { enabled: true, default: KindProxies::default(), exchanges: BTreeMap::new() }
+        Self {
+            enabled: true,
+            default: KindProxies::default(),
+            exchanges: BTreeMap::new(),
+        }
     }
 }
 
@@ -125,7 +129,10 @@ impl<'de> Deserialize<'de> for ProxyEndpoint {
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ProxyEndpoint, E> {
                 let url = ProxyUrl::try_from(s.to_owned()).map_err(E::custom)?;
-                Ok(ProxyEndpoint { url, timeout_seconds: DEFAULT_TIMEOUT_SECONDS })
+                Ok(ProxyEndpoint {
+                    url,
+                    timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+                })
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ProxyEndpoint, A::Error> {
                 let full = ProxyEndpointFull::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;

@@ -133,7 +133,13 @@ impl ProxyUrl {
 
 impl fmt::Display for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme.as_str(), self.host_for_url(), self.port)
+        write!(
+            f,
+            "{}://{}:{}",
+            self.scheme.as_str(),
+            self.host_for_url(),
+            self.port
+        )
     }
 }
 
@@ -172,9 +178,8 @@ impl TryFrom<String> for ProxyUrl {
         let (scheme_str, _) = raw
             .split_once("://")
             .ok_or_else(|| format!("a proxy URL must start with a scheme ({})", ProxyScheme::NAMES))?;
-        let scheme = ProxyScheme::parse(&scheme_str.to_ascii_lowercase()).ok_or_else(|| {
-            format!("unsupported proxy scheme; expected one of {}", ProxyScheme::NAMES)
-        })?;
+        let scheme = ProxyScheme::parse(&scheme_str.to_ascii_lowercase())
+            .ok_or_else(|| format!("unsupported proxy scheme; expected one of {}", ProxyScheme::NAMES))?;
         let url = url::Url::parse(&raw).map_err(|e| format!("invalid proxy URL: {e}"))?;
         let host = match url.host() {
             Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
@@ -186,7 +191,8 @@ impl TryFrom<String> for ProxyUrl {
         if port == 0 {
             return Err("proxy port must be 1-65535".to_owned());
         }
-        if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() || url.fragment().is_some() {
+        if !(url.path().is_empty() || url.path() == "/") || url.query().is_some() || url.fragment().is_some()
+        {
             return Err("a proxy URL takes no path, query or fragment".to_owned());
         }
         let credentials = match (url.username(), url.password()) {
@@ -196,7 +202,12 @@ impl TryFrom<String> for ProxyUrl {
                 password: Secret(decode_userinfo(pass.unwrap_or(""))?),
             }),
         };
-        Ok(Self { scheme, host, port, credentials })
+        Ok(Self {
+            scheme,
+            host,
+            port,
+            credentials,
+        })
     }
 }
 
@@ -231,7 +242,10 @@ mod tests {
         assert_eq!(p.to_string(), "socks5h://proxy.example:1080");
         assert_eq!(p.masked(), "socks5h://***:***@proxy.example:1080");
         assert!(!format!("{p:?}").contains("p:ss"));
-        assert_eq!(p.with_credentials(), "socks5h://us%40er:p%3Ass@proxy.example:1080");
+        assert_eq!(
+            p.with_credentials(),
+            "socks5h://us%40er:p%3Ass@proxy.example:1080"
+        );
     }
 
     #[test]

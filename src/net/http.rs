@@ -24,7 +24,9 @@ pub(super) fn build_client(route: &Route, tls: &TlsConfigs) -> Result<reqwest::C
                 .map_err(|_| Cause::Url(format!("proxy {} not accepted by the HTTP client", p.url)))?,
         ),
     };
-    builder.build().map_err(|e| Cause::Http(format!("building the HTTP client: {e}")))
+    builder
+        .build()
+        .map_err(|e| Cause::Http(format!("building the HTTP client: {e}")))
 }
 
 /// HTTP access for one exchange.
@@ -47,7 +49,9 @@ impl HttpClient {
         let started = Instant::now();
         let result = self.fetch(url, &route).await;
         let outcome = match &result {
-            Ok(_) => Outcome::Success { latency: started.elapsed() },
+            Ok(_) => Outcome::Success {
+                latency: started.elapsed(),
+            },
             Err(_) => Outcome::Failure,
         };
         f.resolver.report(exchange, ConnKind::Http, &route, outcome);

@@ -34,10 +34,16 @@ impl ConnectionFactory {
     pub fn from_config(config: &Config) -> Result<Arc<Self>, TlsSetupError> {
         let p = &config.proxy;
         let endpoints = p.default.http.iter().chain(&p.default.websocket).chain(
-            p.exchanges.values().flat_map(|k| k.http.iter().chain(&k.websocket)),
+            p.exchanges
+                .values()
+                .flat_map(|k| k.http.iter().chain(&k.websocket)),
         );
         let redactor = Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref()));
-        Self::new(Arc::new(StaticResolver::new(p)), config.tls.ca_file.as_deref(), redactor)
+        Self::new(
+            Arc::new(StaticResolver::new(p)),
+            config.tls.ca_file.as_deref(),
+            redactor,
+        )
     }
 
     pub fn new(
@@ -70,16 +76,20 @@ impl ConnectionFactory {
         };
         tracing::info!(%exchange, kind = "websocket", target = %target_of(url), proxy = %route, "connecting");
         let started = Instant::now();
-        let result = tokio::time::timeout(route.timeout(), ws::open(url, &route, &self.tls, &self.redactor)).await;
+        let result =
+            tokio::time::timeout(route.timeout(), ws::open(url, &route, &self.tls, &self.redactor)).await;
         let result = match result {
             Ok(r) => r,
             Err(_) => Err(Cause::Timeout(route.timeout().as_millis())),
         };
         let outcome = match &result {
-            Ok(_) => Outcome::Success { latency: started.elapsed() },
+            Ok(_) => Outcome::Success {
+                latency: started.elapsed(),
+            },
             Err(_) => Outcome::Failure,
         };
-        self.resolver.report(exchange, ConnKind::Websocket, &route, outcome);
+        self.resolver
+            .report(exchange, ConnKind::Websocket, &route, outcome);
         let stream = result.map_err(err)?;
         Ok(WsConn::new(exchange, url.clone(), stream))
     }
@@ -97,5 +107,9 @@ impl ConnectionFactory {
 
 /// `host:port` of a URL, for logs and errors.
 fn target_of(url: &Url) -> String {
-    format!("{}:{}", url.host_str().unwrap_or("?"), url.port_or_known_default().unwrap_or(0))
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or("?"),
+        url.port_or_known_default().unwrap_or(0)
+    )
 }

@@ -74,7 +74,11 @@ pub struct StaticResolver {
 
 impl StaticResolver {
     pub fn new(config: &ProxyConfig) -> Self {
-        Self { enabled: config.enabled, default: config.default.clone(), exchanges: config.exchanges.clone() }
+        Self {
+            enabled: config.enabled,
+            default: config.default.clone(),
+            exchanges: config.exchanges.clone(),
+        }
     }
 }
 
@@ -108,14 +112,20 @@ mod tests {
     use crate::config::ProxyUrl;
 
     fn endpoint(url: &str) -> Option<ProxyEndpoint> {
-        Some(ProxyEndpoint { url: ProxyUrl::try_from(url.to_owned()).unwrap(), timeout_seconds: 30 })
+        Some(ProxyEndpoint {
+            url: ProxyUrl::try_from(url.to_owned()).unwrap(),
+            timeout_seconds: 30,
+        })
     }
 
     fn resolver(enabled: bool) -> StaticResolver {
         let mut exchanges = BTreeMap::new();
         exchanges.insert(
             ExchangeId::Binance,
-            KindProxies { http: endpoint("http://binance-proxy:8080"), websocket: None },
+            KindProxies {
+                http: endpoint("http://binance-proxy:8080"),
+                websocket: None,
+            },
         );
         StaticResolver::new(&ProxyConfig {
             enabled,
@@ -131,9 +141,18 @@ mod tests {
     fn exchange_override_then_default_per_kind() {
         let r = resolver(true);
         let pick = |ex, kind| r.pick(ex, kind).to_string();
-        assert_eq!(pick(ExchangeId::Binance, ConnKind::Http), "http://binance-proxy:8080");
-        assert_eq!(pick(ExchangeId::Binance, ConnKind::Websocket), "socks5://default-ws:1081");
-        assert_eq!(pick(ExchangeId::BinanceFutures, ConnKind::Http), "socks5h://default:1080");
+        assert_eq!(
+            pick(ExchangeId::Binance, ConnKind::Http),
+            "http://binance-proxy:8080"
+        );
+        assert_eq!(
+            pick(ExchangeId::Binance, ConnKind::Websocket),
+            "socks5://default-ws:1081"
+        );
+        assert_eq!(
+            pick(ExchangeId::BinanceFutures, ConnKind::Http),
+            "socks5h://default:1080"
+        );
     }
 
     #[test]

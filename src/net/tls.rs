@@ -27,7 +27,10 @@ pub fn build(ca_file: Option<&Path>) -> Result<TlsConfigs, TlsSetupError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
-        let err = |reason: String| TlsSetupError::CaFile { path: path.display().to_string(), reason };
+        let err = |reason: String| TlsSetupError::CaFile {
+            path: path.display().to_string(),
+            reason,
+        };
         let certs = CertificateDer::pem_file_iter(path)
             .map_err(|e| err(e.to_string()))?
             .collect::<Result<Vec<_>, _>>()
@@ -46,7 +49,10 @@ pub fn build(ca_file: Option<&Path>) -> Result<TlsConfigs, TlsSetupError> {
         .with_no_client_auth();
     let mut http = stream.clone();
     http.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(TlsConfigs { http, stream: Arc::new(stream) })
+    Ok(TlsConfigs {
+        http,
+        stream: Arc::new(stream),
+    })
 }
 
 pub fn server_name(host: &str) -> Result<ServerName<'static>, Cause> {

@@ -47,7 +47,9 @@ async fn tcp_to_any(addrs: &[SocketAddr]) -> Result<TcpStream, std::io::Error> {
 /// A TCP connection straight to the target.
 pub async fn direct(host: &str, port: u16) -> Result<TcpStream, Cause> {
     let addrs = resolve(host, port).await?;
-    tcp_to_any(&addrs).await.map_err(|e| Cause::TargetUnreachable(e.to_string()))
+    tcp_to_any(&addrs)
+        .await
+        .map_err(|e| Cause::TargetUnreachable(e.to_string()))
 }
 
 /// A stream to `host:port` relayed by `proxy`.
@@ -59,7 +61,9 @@ pub async fn via_proxy(
     redactor: &Redactor,
 ) -> Result<BoxIo, Cause> {
     let proxy_addrs = resolve(&proxy.host, proxy.port).await?;
-    let tcp = tcp_to_any(&proxy_addrs).await.map_err(|e| Cause::ProxyUnreachable(e.to_string()))?;
+    let tcp = tcp_to_any(&proxy_addrs)
+        .await
+        .map_err(|e| Cause::ProxyUnreachable(e.to_string()))?;
     let creds = proxy.credentials.as_ref();
     let socks = |e: tokio_socks::Error| socks_cause(e, redactor);
     Ok(match proxy.scheme {
@@ -78,17 +82,25 @@ pub async fn via_proxy(
                 .into_iter()
                 .find(SocketAddr::is_ipv4)
                 .ok_or_else(|| Cause::Dns(format!("{host}: no IPv4 address for SOCKS4")))?;
-            Box::new(match creds {
-                Some(c) => Socks4Stream::connect_with_userid_and_socket(tcp, target, c.username.expose()).await,
-                None => Socks4Stream::connect_with_socket(tcp, target).await,
+            Box::new(
+                match creds {
+                    Some(c) => {
+                        Socks4Stream::connect_with_userid_and_socket(tcp, target, c.username.expose()).await
+                    }
+                    None => Socks4Stream::connect_with_socket(tcp, target).await,
+                }
+                .map_err(socks)?,
+            )
+        }
+        ProxyScheme::Socks4a => Box::new(
+            match creds {
+                Some(c) => {
+                    Socks4Stream::connect_with_userid_and_socket(tcp, (host, port), c.username.expose()).await
+                }
+                None => Socks4Stream::connect_with_socket(tcp, (host, port)).await,
             }
-            .map_err(socks)?)
-        }
-        ProxyScheme::Socks4a => Box::new(match creds {
-            Some(c) => Socks4Stream::connect_with_userid_and_socket(tcp, (host, port), c.username.expose()).await,
-            None => Socks4Stream::connect_with_socket(tcp, (host, port)).await,
-        }
-        .map_err(socks)?),
+            .map_err(socks)?,
+        ),
         ProxyScheme::Socks5 => {
             let target = resolve(host, port).await?[0];
             Box::new(socks5(tcp, target, creds).await.map_err(socks)?)
@@ -104,8 +116,13 @@ async fn socks5<'t>(
 ) -> Result<Socks5Stream<TcpStream>, tokio_socks::Error> {
     match creds {
         Some(c) => {
-            Socks5Stream::connect_with_password_and_socket(tcp, target, c.username.expose(), c.password.expose())
-                .await
+            Socks5Stream::connect_with_password_and_socket(
+                tcp,
+                target,
+                c.username.expose(),
+                c.password.expose(),
+            )
+            .await
         }
         None => Socks5Stream::connect_with_socket(tcp, target).await,
     }
@@ -115,7 +132,9 @@ fn socks_cause(e: tokio_socks::Error, redactor: &Redactor) -> Cause {
     use tokio_socks::Error as E;
     let text = redactor.clean(e.to_string());
     match e {
-        E::PasswordAuthFailure(_) | E::AuthorizationRequired | E::NoAcceptableAuthMethods => Cause::ProxyAuth(text),
+        E::PasswordAuthFailure(_) | E::AuthorizationRequired | E::NoAcceptableAuthMethods => {
+            Cause::ProxyAuth(text)
+        }
         E::Io(_) => Cause::ProxyUnreachable(text),
         _ => Cause::ProxyRefused(format!("SOCKS reply: {text}")),
     }
@@ -129,11 +148,18 @@ async fn connect_tunnel<S: AsyncRead + AsyncWrite + Unpin>(
     port: u16,
     creds: Option<&Credentials>,
 ) -> Result<S, Cause> {
-    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
     let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     if let Some(c) = creds {
-        let token = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", c.username.expose(), c.password.expose()));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            c.username.expose(),
+            c.password.expose()
+        ));
         request.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
     }
     request.push_str("\r\n");
@@ -146,14 +172,19 @@ async fn connect_tunnel<S: AsyncRead + AsyncWrite + Unpin>(
         if reply.len() >= MAX_CONNECT_REPLY_BYTES {
             return Err(Cause::ProxyRefused("CONNECT reply header too long".into()));
         }
-        let byte = stream.read_u8().await.map_err(|e| {
-            Cause::ProxyRefused(format!("proxy closed the connection during CONNECT: {e}"))
-        })?;
+        let byte = stream
+            .read_u8()
+            .await
+            .map_err(|e| Cause::ProxyRefused(format!("proxy closed the connection during CONNECT: {e}")))?;
         reply.push(byte);
     }
     let text = String::from_utf8_lossy(&reply);
     let status_line = text.lines().next().unwrap_or_default().trim().to_owned();
-    let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     match status {
         200..=299 => Ok(stream),
         407 => Err(Cause::ProxyAuth(status_line)),

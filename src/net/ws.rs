@@ -19,17 +19,24 @@ pub(super) async fn open(
     redactor: &Redactor,
 ) -> Result<WebSocketStream<BoxIo>, Cause> {
     let host = url.host_str().ok_or_else(|| Cause::Url("no host".into()))?;
-    let port = url.port_or_known_default().ok_or_else(|| Cause::Url("no port".into()))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| Cause::Url("no port".into()))?;
     let connector = TlsConnector::from(tls.stream.clone());
     let stream: BoxIo = match route {
         Route::Direct => Box::new(tunnel::direct(host, port).await?),
         Route::Proxy(p) => tunnel::via_proxy(&p.url, host, port, &connector, redactor).await?,
     };
     let stream: BoxIo = match url.scheme() {
-        "wss" => Box::new(connector.connect(server_name(host)?, stream).await.map_err(|e| Cause::Tls {
-            host: host.to_owned(),
-            reason: redactor.clean(e.to_string()),
-        })?),
+        "wss" => Box::new(
+            connector
+                .connect(server_name(host)?, stream)
+                .await
+                .map_err(|e| Cause::Tls {
+                    host: host.to_owned(),
+                    reason: redactor.clean(e.to_string()),
+                })?,
+        ),
         "ws" => stream,
         other => return Err(Cause::Url(format!("unsupported WebSocket scheme {other}"))),
     };
@@ -60,7 +67,11 @@ impl WsConn {
     }
 
     fn err(&self, source: tokio_tungstenite::tungstenite::Error) -> WsError {
-        WsError { exchange: self.exchange, url: self.url.to_string(), source }
+        WsError {
+            exchange: self.exchange,
+            url: self.url.to_string(),
+            source,
+        }
     }
 
     pub async fn send_text(&mut self, text: String) -> Result<(), WsError> {

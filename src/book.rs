@@ -1,0 +1,86 @@
+//! An L2 order book per symbol: price levels by side with absolute sizes, as venues that
+//! send snapshots plus deltas describe it. Size zero removes a level.
+
+use crate::model::Level;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct L2Book {
+    bids: BTreeMap<Decimal, Decimal>,
+    asks: BTreeMap<Decimal, Decimal>,
+}
+
+impl L2Book {
+    /// Replaces the whole book.
+    pub fn reset(&mut self, bids: &[Level], asks: &[Level]) {
+        self.bids.clear();
+        self.asks.clear();
+        self.apply(bids, asks);
+    }
+
+    /// Applies absolute sizes; zero deletes.
+    pub fn apply(&mut self, bids: &[Level], asks: &[Level]) {
+        apply_side(&mut self.bids, bids);
+        apply_side(&mut self.asks, asks);
+    }
+
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.iter().next_back().map(|(p, s)| (*p, *s))
+    }
+
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.iter().next().map(|(p, s)| (*p, *s))
+    }
+
+    /// Best bid at or above best ask: a book that cannot be right.
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.best_bid(), self.best_ask()), (Some((b, _)), Some((a, _))) if b >= a)
+    }
+
+    pub fn depth(&self) -> (usize, usize) {
+        (self.bids.len(), self.asks.len())
+    }
+
+    /// Bids best first.
+    pub fn bids(&self) -> impl Iterator<Item = Level> + '_ {
+        self.bids.iter().rev().map(|(p, s)| (*p, *s))
+    }
+
+    /// Asks best first.
+    pub fn asks(&self) -> impl Iterator<Item = Level> + '_ {
+        self.asks.iter().map(|(p, s)| (*p, *s))
+    }
+}
+
+fn apply_side(side: &mut BTreeMap<Decimal, Decimal>, levels: &[Level]) {
+    for &(price, size) in levels {
+        if size.is_zero() {
+            side.remove(&price);
+        } else {
+            side.insert(price, size);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn lv(p: &str, s: &str) -> Level {
+        (Decimal::from_str(p).unwrap(), Decimal::from_str(s).unwrap())
+    }
+
+    #[test]
+    fn zero_size_removes_and_numerically_equal_prices_are_one_level() {
+        let mut book = L2Book::default();
+        book.reset(&[lv("10.0", "1"), lv("9.5", "2")], &[lv("11", "3")]);
+        book.apply(&[lv("10.00", "0"), lv("9.50", "4")], &[]);
+        assert_eq!(book.best_bid(), Some(lv("9.5", "4")));
+        assert_eq!(book.depth(), (1, 1));
+        assert!(!book.is_crossed());
+        book.apply(&[lv("11", "1")], &[]);
+        assert!(book.is_crossed());
+    }
+}

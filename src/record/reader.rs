@@ -1,0 +1,179 @@
+//! Reads recordings: cryptofeed's JSON-lines session format (header/http/connect/send/recv)
+//! and hftbacktest's Binance capture format (`<receive ns> <frame>` lines, a bare JSON line
+//! being the REST depth snapshot), plain or gzip-compressed.
+
+use serde::Deserialize;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// One recorded exchange interaction, with its receive time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    Http { url: String, body: String, ts_ns: i64 },
+    Connect { url: String, ts_ns: i64 },
+    Send { data: String, ts_ns: i64 },
+    Recv { data: String, ts_ns: i64 },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Venue as the recording names it: `BINANCE`, `BINANCE_FUTURES`, `COINBASE`.
+    pub exchange: String,
+    pub events: Vec<Recorded>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} line {line}: {reason}")]
+    Format {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "t", rename_all = "lowercase")]
+enum Line {
+    Header {
+        exchange: String,
+    },
+    Http {
+        url: String,
+        data: String,
+        ts: f64,
+    },
+    Connect {
+        #[serde(alias = "addr")]
+        url: String,
+        ts: f64,
+    },
+    Send {
+        data: String,
+        ts: f64,
+    },
+    Recv {
+        data: String,
+        ts: f64,
+    },
+}
+
+/// Seconds (as recorded, a float) to integer nanoseconds, rounded to the microsecond the
+/// recorder actually had.
+pub fn seconds_to_ns(ts: f64) -> i64 {
+    ((ts * 1e6).round() as i64) * 1000
+}
+
+pub fn read(path: &Path) -> Result<Recording, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.into(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let reader: Box<dyn BufRead> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
+    } else {
+        Box::new(BufReader::new(file))
+    };
+    let mut lines = reader.lines().enumerate().peekable();
+    let first_is_cryptofeed = matches!(lines.peek(), Some((_, Ok(l))) if l.starts_with("{\"t\""));
+    let mut rec = Recording::default();
+    let mut hft = HftState::default();
+    for (i, line) in lines {
+        let line = line.map_err(io)?;
+        let fmt = |reason: String| ReadError::Format {
+            path: path.into(),
+            line: i + 1,
+            reason,
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if first_is_cryptofeed {
+            match serde_json::from_str::<Line>(&line).map_err(|e| fmt(e.to_string()))? {
+                Line::Header { exchange } => rec.exchange = exchange,
+                Line::Http { url, data, ts } => rec.events.push(Recorded::Http {
+                    url,
+                    body: data,
+                    ts_ns: seconds_to_ns(ts),
+                }),
+                Line::Connect { url, ts } => rec.events.push(Recorded::Connect {
+                    url,
+                    ts_ns: seconds_to_ns(ts),
+                }),
+                Line::Send { data, ts } => rec.events.push(Recorded::Send {
+                    data,
+                    ts_ns: seconds_to_ns(ts),
+                }),
+                Line::Recv { data, ts } => rec.events.push(Recorded::Recv {
+                    data,
+                    ts_ns: seconds_to_ns(ts),
+                }),
+            }
+        } else {
+            hft.line(&line, &mut rec.events).map_err(fmt)?;
+        }
+    }
+    if !first_is_cryptofeed {
+        hft.finish(&mut rec);
+    }
+    Ok(rec)
+}
+
+/// hftbacktest captures name neither venue nor symbol for the snapshot: both are taken
+/// from the frames (futures diffs carry `pu`; frames carry `s`).
+#[derive(Default)]
+struct HftState {
+    symbol: Option<String>,
+    futures: bool,
+    snapshots: Vec<usize>,
+}
+
+impl HftState {
+    fn line(&mut self, line: &str, events: &mut Vec<Recorded>) -> Result<(), String> {
+        let (ts, frame) = line.split_once(' ').ok_or("expected `<ns> <json>`")?;
+        let ts_ns: i64 = ts.parse().map_err(|_| format!("bad timestamp {ts:?}"))?;
+        if frame.starts_with("{\"stream\"") {
+            if self.symbol.is_none() {
+                self.symbol = frame
+                    .split("\"s\":\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .map(str::to_owned);
+            }
+            self.futures |= frame.contains("\"pu\":");
+            events.push(Recorded::Recv {
+                data: frame.to_owned(),
+                ts_ns,
+            });
+        } else {
+            self.snapshots.push(events.len());
+            events.push(Recorded::Http {
+                url: String::new(),
+                body: frame.to_owned(),
+                ts_ns,
+            });
+        }
+        Ok(())
+    }
+
+    fn finish(self, rec: &mut Recording) {
+        let (exchange, prefix, host) = if self.futures {
+            ("BINANCE_FUTURES", "/fapi/v1", "https://fapi.binance.com")
+        } else {
+            ("BINANCE", "/api/v3", "https://api.binance.com")
+        };
+        rec.exchange = exchange.to_owned();
+        let symbol = self.symbol.unwrap_or_default();
+        for i in self.snapshots {
+            if let Recorded::Http { url, .. } = &mut rec.events[i] {
+                *url = format!("{host}{prefix}/depth?symbol={symbol}&limit=1000");
+            }
+        }
+    }
+}

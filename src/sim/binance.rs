@@ -1,0 +1,331 @@
+//! A local Binance (spot or USD-M) playing a recording: `exchangeInfo` and depth snapshots
+//! over REST, frames on the streams each client subscribed to, in recorded order. A
+//! recorded snapshot is served at the point the recording took it (playback waits for the
+//! client to ask); later requests get the venue's current book, kept from the frames
+//! played. Switches drop connections and inject sequence gaps.
+
+use super::server::{HttpReply, ServerWs, Venue};
+use crate::book::L2Book;
+use crate::record::reader::{Recorded, Recording};
+use crate::venues::binance::messages::DepthUpdateMsg;
+use futures_util::future::BoxFuture;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Faults to inject.
+#[derive(Debug, Clone, Default)]
+pub struct Switches {
+    /// Close each connection after sending this many frames.
+    pub drop_after_frames: Option<u64>,
+    /// Withhold the n-th (0-based) depth frame of this wire symbol: a sequence gap.
+    pub skip_depth_frame: Option<(String, usize)>,
+    /// Frames replayed again after a reconnect (an overlap the client must de-duplicate).
+    pub rewind_on_reconnect: usize,
+}
+
+struct Frame {
+    stream: String,
+    text: String,
+    /// Snapshots (wire symbol) the recording took before this frame.
+    after_snapshots: Vec<String>,
+}
+
+enum Next {
+    Send(String),
+    Skip,
+    /// A recorded snapshot must be requested before playback goes on.
+    Wait,
+    /// The recording is exhausted.
+    Idle,
+}
+
+struct Truth {
+    book: L2Book,
+    last_update_id: u64,
+    recorded: String,
+    advanced: bool,
+}
+
+#[derive(Default)]
+struct State {
+    cursor: usize,
+    connections: u64,
+    served: HashSet<String>,
+    books: HashMap<String, Truth>,
+    depth_seen: HashMap<String, usize>,
+}
+
+pub struct BinanceSim {
+    exchange_info: String,
+    frames: Vec<Frame>,
+    switches: Switches,
+    state: Mutex<State>,
+    frames_sent: AtomicU64,
+    http_requests: AtomicU64,
+}
+
+fn wire_symbol_of_url(url: &str) -> Option<String> {
+    url.split("symbol=")
+        .nth(1)
+        .map(|s| s.split('&').next().unwrap_or(s).to_owned())
+}
+
+impl BinanceSim {
+    pub fn new(rec: &Recording, switches: Switches) -> Self {
+        let mut exchange_info = None;
+        let mut frames = Vec::new();
+        let mut pending_snapshots = Vec::new();
+        let mut books = HashMap::new();
+        for ev in &rec.events {
+            match ev {
+                Recorded::Http { url, body, .. } if url.contains("exchangeInfo") => {
+                    exchange_info = Some(body.clone())
+                }
+                Recorded::Http { url, body, .. } => {
+                    if let (Some(sym), Ok(snap)) = (
+                        wire_symbol_of_url(url),
+                        crate::venues::binance::parse::parse_snapshot(body),
+                    ) {
+                        let mut book = L2Book::default();
+                        book.reset(&snap.bids, &snap.asks);
+                        let truth = Truth {
+                            book,
+                            last_update_id: snap.last_update_id,
+                            recorded: body.clone(),
+                            advanced: false,
+                        };
+                        books.insert(sym.clone(), truth);
+                        pending_snapshots.push(sym);
+                    }
+                }
+                Recorded::Recv { data, .. } => {
+                    let stream = data
+                        .split("\"stream\":\"")
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                        .unwrap_or_default();
+                    frames.push(Frame {
+                        stream: stream.to_owned(),
+                        text: data.clone(),
+                        after_snapshots: std::mem::take(&mut pending_snapshots),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let futures = rec.exchange.contains("FUTURES");
+        let exchange_info = exchange_info.unwrap_or_else(|| {
+            crate::venues::binance::parse::synthesize_exchange_info(books.keys(), futures)
+        });
+        Self {
+            exchange_info,
+            frames,
+            switches,
+            state: Mutex::new(State {
+                books,
+                ..State::default()
+            }),
+            frames_sent: AtomicU64::new(0),
+            http_requests: AtomicU64::new(0),
+        }
+    }
+
+    /// True once every recorded frame has been played.
+    pub fn finished(&self) -> bool {
+        self.lock().cursor >= self.frames.len()
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.lock().connections
+    }
+
+    pub fn frames_sent(&self) -> u64 {
+        self.frames_sent.load(Ordering::Relaxed)
+    }
+
+    pub fn http_requests(&self) -> u64 {
+        self.http_requests.load(Ordering::Relaxed)
+    }
+
+    /// The venue's current book for a wire symbol, best levels first (for test checks).
+    pub fn book(&self, wire: &str) -> Option<(u64, L2Book)> {
+        self.lock()
+            .books
+            .get(wire)
+            .map(|t| (t.last_update_id, t.book.clone()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn snapshot(&self, wire: &str, limit: usize) -> HttpReply {
+        let mut st = self.lock();
+        st.served.insert(wire.to_owned());
+        let Some(t) = st.books.get(wire) else {
+            return HttpReply {
+                status: 400,
+                body: r#"{"code":-1121,"msg":"Invalid symbol."}"#.into(),
+            };
+        };
+        if !t.advanced {
+            return HttpReply::ok(t.recorded.clone());
+        }
+        let side = |levels: Vec<crate::model::Level>| {
+            levels
+                .into_iter()
+                .take(limit)
+                .map(|(p, s)| [p.to_string(), s.to_string()])
+                .collect::<Vec<_>>()
+        };
+        let body = serde_json::json!({
+            "lastUpdateId": t.last_update_id,
+            "bids": side(t.book.bids().collect()),
+            "asks": side(t.book.asks().collect()),
+        });
+        HttpReply::ok(body.to_string())
+    }
+
+    /// Advances the venue's book; returns false when the frame is to be withheld.
+    fn play_depth(&self, st: &mut State, frame: &Frame) -> bool {
+        let Ok(env) = serde_json::from_str::<crate::venues::binance::messages::Envelope>(&frame.text) else {
+            return true;
+        };
+        let Ok(d) = serde_json::from_str::<DepthUpdateMsg>(env.data.get()) else {
+            return true;
+        };
+        let n = *st
+            .depth_seen
+            .entry(d.symbol.to_owned())
+            .and_modify(|n| *n += 1)
+            .or_insert(0);
+        if let Some(t) = st.books.get_mut(d.symbol) {
+            if d.final_update_id > t.last_update_id {
+                t.book.apply(&d.bids, &d.asks);
+                t.last_update_id = d.final_update_id;
+                t.advanced = true;
+            }
+        }
+        !matches!(&self.switches.skip_depth_frame, Some((sym, k)) if sym == d.symbol && *k == n)
+    }
+
+    async fn stream(self: Arc<Self>, path: String, mut ws: ServerWs) {
+        let mut subscribed: HashSet<String> = path
+            .split("streams=")
+            .nth(1)
+            .map(|s| s.split('/').map(str::to_owned).collect())
+            .unwrap_or_default();
+        {
+            let mut st = self.lock();
+            st.connections += 1;
+            if st.connections > 1 {
+                st.cursor = st.cursor.saturating_sub(self.switches.rewind_on_reconnect);
+            }
+        }
+        let mut sent_here = 0u64;
+        loop {
+            // Take subscriptions the client sent, without blocking playback.
+            while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(1), ws.next()).await {
+                match msg {
+                    Ok(Message::Text(t)) => {
+                        if let Ok(req) = serde_json::from_str::<serde_json::Value>(&t) {
+                            if let Some(params) = req["params"].as_array() {
+                                subscribed
+                                    .extend(params.iter().filter_map(|p| p.as_str().map(str::to_owned)));
+                            }
+                            let ack = serde_json::json!({"result": null, "id": req["id"]});
+                            if ws.send(Message::text(ack.to_string())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(Message::Close(_)) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+            if subscribed.is_empty() {
+                continue;
+            }
+            if self.switches.drop_after_frames.is_some_and(|n| sent_here >= n) {
+                return;
+            }
+            let next = {
+                let mut st = self.lock();
+                match self.frames.get(st.cursor) {
+                    None => Next::Idle,
+                    Some(frame) => {
+                        let waiting = frame.after_snapshots.iter().any(|s| {
+                            !st.served.contains(s)
+                                && subscribed.contains(&format!("{}@depth@100ms", s.to_ascii_lowercase()))
+                        });
+                        if waiting {
+                            Next::Wait
+                        } else {
+                            st.cursor += 1;
+                            let keep = !frame.stream.contains("@depth") || self.play_depth(&mut st, frame);
+                            let wanted = subscribed.contains(&frame.stream)
+                                || frame_matches(&subscribed, &frame.stream);
+                            if keep && wanted {
+                                Next::Send(frame.text.clone())
+                            } else {
+                                Next::Skip
+                            }
+                        }
+                    }
+                }
+            };
+            match next {
+                Next::Send(text) => {
+                    if ws.send(Message::text(text)).await.is_err() {
+                        return;
+                    }
+                    sent_here += 1;
+                    self.frames_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Next::Skip => {}
+                Next::Wait => tokio::time::sleep(Duration::from_millis(5)).await,
+                Next::Idle => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+/// `btcusdt@depth@100ms` also serves a recording of `btcusdt@depth@0ms` or `@depth`.
+fn frame_matches(subscribed: &HashSet<String>, stream: &str) -> bool {
+    match stream.split_once("@depth") {
+        Some((sym, _)) => subscribed.contains(&format!("{sym}@depth@100ms")),
+        None => false,
+    }
+}
+
+impl Venue for BinanceSim {
+    fn http(&self, path: &str) -> HttpReply {
+        self.http_requests.fetch_add(1, Ordering::Relaxed);
+        if path.contains("/exchangeInfo") {
+            HttpReply::ok(self.exchange_info.clone())
+        } else if path.contains("/depth") {
+            let limit = path
+                .split("limit=")
+                .nth(1)
+                .and_then(|l| l.split('&').next()?.parse().ok())
+                .unwrap_or(100);
+            match wire_symbol_of_url(path) {
+                Some(sym) => self.snapshot(&sym, limit),
+                None => HttpReply {
+                    status: 400,
+                    body: r#"{"code":-1102,"msg":"symbol missing"}"#.into(),
+                },
+            }
+        } else {
+            HttpReply::not_found()
+        }
+    }
+
+    fn websocket(self: Arc<Self>, path: String, ws: ServerWs) -> BoxFuture<'static, ()> {
+        Box::pin(self.stream(path, ws))
+    }
+}

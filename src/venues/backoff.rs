@@ -1,0 +1,97 @@
+//! Reconnect pacing shared by venue clients: exponential backoff with full jitter, and a
+//! request-weight budget for venues that rate-limit REST by weight.
+
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Exponential backoff: 0.5 s doubling to 30 s, each delay drawn from [d/2, d].
+#[derive(Debug, Default)]
+pub struct Backoff {
+    attempt: u32,
+}
+
+const BACKOFF_BASE_MS: u64 = 500;
+const BACKOFF_MAX_MS: u64 = 30_000;
+
+impl Backoff {
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = BACKOFF_BASE_MS
+            .saturating_mul(1 << self.attempt.min(10))
+            .min(BACKOFF_MAX_MS);
+        self.attempt += 1;
+        Duration::from_millis(fastrand::u64(ceiling / 2..=ceiling))
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// A token bucket of request weight refilled evenly over a minute.
+#[derive(Debug)]
+pub struct WeightBudget {
+    per_minute: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl WeightBudget {
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = f64::from(per_minute);
+        Self {
+            per_minute,
+            state: Mutex::new((per_minute, Instant::now())),
+        }
+    }
+
+    /// Waits until `weight` can be spent, then spends it.
+    pub async fn acquire(&self, weight: u32) {
+        let weight = f64::from(weight).min(self.per_minute);
+        let mut state = self.state.lock().await;
+        loop {
+            let now = Instant::now();
+            let (tokens, at) = *state;
+            let tokens =
+                (tokens + now.duration_since(at).as_secs_f64() * self.per_minute / 60.0).min(self.per_minute);
+            if tokens >= weight {
+                *state = (tokens - weight, now);
+                return;
+            }
+            *state = (tokens, now);
+            let wait = (weight - tokens) * 60.0 / self.per_minute;
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_and_resets() {
+        let mut b = Backoff::default();
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(250) && first <= Duration::from_millis(500));
+        for _ in 0..20 {
+            assert!(b.next_delay() <= Duration::from_millis(BACKOFF_MAX_MS));
+        }
+        assert!(b.next_delay() >= Duration::from_millis(BACKOFF_MAX_MS / 2));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn weight_budget_waits_when_spent() {
+        let budget = WeightBudget::new(600);
+        let start = Instant::now();
+        budget.acquire(600).await;
+        assert!(start.elapsed() < Duration::from_millis(1));
+        budget.acquire(300).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(29) && waited <= Duration::from_secs(31),
+            "{waited:?}"
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! The Binance client: loads instruments, opens combined-stream WebSockets (split by the
+//! venue's streams-per-connection limit), subscribes at the venue's message rate, fetches
+//! throttled depth snapshots, and reconnects with backoff. All state logic is in `session`.
+
+use super::parse::{self, Instruments, Market};
+use super::session::{Output, Session};
+use crate::config::{Channel, ExchangeConfig, TradeStream};
+use crate::model::{Event, now_ns};
+use crate::net::{ConnectError, ConnectionFactory, HttpClient, WsError};
+use crate::venues::backoff::{Backoff, WeightBudget};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use url::Url;
+
+/// Reconnect before Binance's 24-hour connection limit.
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(23 * 3600 + 50 * 60);
+/// No data frame for this long: the connection is presumed dead.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Streams named in one SUBSCRIBE message.
+const STREAMS_PER_SUBSCRIBE: usize = 200;
+
+impl Market {
+    fn default_ws_url(self) -> &'static str {
+        match self {
+            Self::Spot => "wss://stream.binance.com:9443",
+            Self::Futures => "wss://fstream.binance.com",
+        }
+    }
+    fn default_rest_url(self) -> &'static str {
+        match self {
+            Self::Spot => "https://api.binance.com",
+            Self::Futures => "https://fapi.binance.com",
+        }
+    }
+    fn api_prefix(self) -> &'static str {
+        match self {
+            Self::Spot => "/api/v3",
+            Self::Futures => "/fapi/v1",
+        }
+    }
+    fn max_streams_per_connection(self) -> usize {
+        match self {
+            Self::Spot => 1024,
+            Self::Futures => 200,
+        }
+    }
+    /// Incoming messages per second a connection may send.
+    fn subscribe_messages_per_second(self) -> u64 {
+        match self {
+            Self::Spot => 5,
+            Self::Futures => 10,
+        }
+    }
+    /// Half of the venue's per-minute REST request weight, left for snapshots.
+    fn snapshot_weight_per_minute(self) -> u32 {
+        match self {
+            Self::Spot => 3000,
+            Self::Futures => 1200,
+        }
+    }
+    fn depth_weight(self, limit: u16) -> u32 {
+        match (self, limit) {
+            (Self::Spot, 0..=100) => 5,
+            (Self::Spot, 101..=500) => 25,
+            (Self::Spot, 501..=1000) => 50,
+            (Self::Spot, _) => 250,
+            (Self::Futures, 0..=50) => 2,
+            (Self::Futures, 51..=100) => 5,
+            (Self::Futures, 101..=500) => 10,
+            (Self::Futures, _) => 20,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VenueError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Ws(#[from] WsError),
+    #[error("{exchange}: {source}")]
+    Parse {
+        exchange: &'static str,
+        source: parse::ParseError,
+    },
+    #[error("{exchange}: unknown symbols {symbols:?} (not listed by exchangeInfo)")]
+    UnknownSymbols {
+        exchange: &'static str,
+        symbols: Vec<String>,
+    },
+    #[error("{exchange}: URL {url}: {reason}")]
+    Url {
+        exchange: &'static str,
+        url: String,
+        reason: String,
+    },
+}
+
+pub struct BinanceAdapter {
+    market: Market,
+    config: ExchangeConfig,
+    factory: Arc<ConnectionFactory>,
+}
+
+/// Everything one connection task shares with the others.
+struct Shared {
+    market: Market,
+    factory: Arc<ConnectionFactory>,
+    http: HttpClient,
+    rest_url: Url,
+    ws_url: Url,
+    depth_limit: u16,
+    budget: WeightBudget,
+    events: mpsc::Sender<Event>,
+}
+
+enum Ended {
+    Shutdown,
+    Reconnect(&'static str),
+}
+
+impl BinanceAdapter {
+    pub fn new(market: Market, config: ExchangeConfig, factory: Arc<ConnectionFactory>) -> Self {
+        Self {
+            market,
+            config,
+            factory,
+        }
+    }
+
+    fn url(&self, configured: Option<&Url>, default: &str, path: &str) -> Result<Url, VenueError> {
+        let base = configured.map_or(default, Url::as_str).trim_end_matches('/');
+        let text = format!("{base}{path}");
+        Url::parse(&text).map_err(|e| VenueError::Url {
+            exchange: self.market.exchange().as_str(),
+            url: text,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Streams until `shutdown` turns true. Fails only on start-up errors.
+    pub async fn run(
+        self,
+        events: mpsc::Sender<Event>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(), VenueError> {
+        let market = self.market;
+        let exchange = market.exchange();
+        let http = self.factory.http(exchange);
+        let rest_url = self.url(self.config.rest_url.as_ref(), market.default_rest_url(), "")?;
+        let info_url = self.url(
+            Some(&rest_url),
+            "",
+            &format!("{}/exchangeInfo", market.api_prefix()),
+        )?;
+        let body = http.get_text(&info_url).await?;
+        let all = parse::parse_instruments(market, &body).map_err(|source| VenueError::Parse {
+            exchange: exchange.as_str(),
+            source,
+        })?;
+        let instruments = all
+            .select(&self.config.symbols)
+            .map_err(|symbols| VenueError::UnknownSymbols {
+                exchange: exchange.as_str(),
+                symbols,
+            })?;
+        tracing::info!(%exchange, symbols = self.config.symbols.len(), "instruments loaded");
+
+        let shared = Arc::new(Shared {
+            market,
+            factory: self.factory.clone(),
+            http,
+            ws_url: self.url(self.config.ws_url.as_ref(), market.default_ws_url(), "/stream")?,
+            rest_url,
+            depth_limit: self.config.depth_limit.unwrap_or(1000),
+            budget: WeightBudget::new(market.snapshot_weight_per_minute()),
+            events,
+        });
+        let per_symbol = self.config.channels.len();
+        let symbols_per_conn = (market.max_streams_per_connection() / per_symbol.max(1)).max(1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in self.config.symbols.chunks(symbols_per_conn) {
+            let subset = instruments.select(chunk).expect("chunk of selected symbols");
+            let streams = streams_for(&subset, &self.config);
+            let books: Vec<Arc<str>> = if self.config.channels.contains(&Channel::L2Book) {
+                subset.iter().map(|(n, _)| n.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            let session = Session::new(market, subset, &books);
+            tasks.spawn(connection_loop(
+                shared.clone(),
+                session,
+                streams,
+                shutdown.clone(),
+            ));
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+fn streams_for(instruments: &Instruments, config: &ExchangeConfig) -> Vec<String> {
+    let mut streams = Vec::new();
+    let mut wires: Vec<&str> = instruments.iter().map(|(_, w)| w).collect();
+    wires.sort_unstable();
+    for wire in wires {
+        let lower = wire.to_ascii_lowercase();
+        for channel in &config.channels {
+            streams.push(match (channel, config.trade_stream) {
+                (Channel::Trades, TradeStream::Trade) => format!("{lower}@trade"),
+                (Channel::Trades, TradeStream::AggTrade) => format!("{lower}@aggTrade"),
+                (Channel::L2Book, _) => format!("{lower}@depth@100ms"),
+            });
+        }
+    }
+    streams
+}
+
+async fn connection_loop(
+    shared: Arc<Shared>,
+    mut session: Session,
+    streams: Vec<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let exchange = shared.market.exchange();
+    let mut backoff = Backoff::default();
+    loop {
+        let delay = match stream_once(&shared, &mut session, &streams, &mut shutdown, &mut backoff).await {
+            Ok(Ended::Shutdown) => return,
+            Ok(Ended::Reconnect(why)) => {
+                tracing::warn!(%exchange, "reconnecting: {why}");
+                backoff.next_delay()
+            }
+            Err(e) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(%exchange, "connection failed, retrying in {} ms: {e}", delay.as_millis());
+                delay
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+    }
+}
+
+type SnapshotResult = (Arc<str>, Result<String, ConnectError>);
+
+async fn stream_once(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    streams: &[String],
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Backoff,
+) -> Result<Ended, VenueError> {
+    let mut ws = shared
+        .factory
+        .websocket(shared.market.exchange(), &shared.ws_url)
+        .await?;
+    let pause = Duration::from_millis(1000 / shared.market.subscribe_messages_per_second());
+    for (id, batch) in streams.chunks(STREAMS_PER_SUBSCRIBE).enumerate() {
+        if id > 0 {
+            tokio::time::sleep(pause).await;
+        }
+        let msg = serde_json::json!({"method": "SUBSCRIBE", "params": batch, "id": id + 1});
+        ws.send_text(msg.to_string()).await?;
+    }
+    let (snap_tx, mut snap_rx) = mpsc::channel::<SnapshotResult>(64);
+    let mut pending = HashSet::new();
+    let mut out = Vec::new();
+    session.restart("reconnected", now_ns(), &mut out);
+    let deadline = tokio::time::Instant::now() + MAX_CONNECTION_AGE;
+    let mut connected = false;
+    loop {
+        if !handle(shared, session.instruments(), &mut out, &mut pending, &snap_tx).await {
+            return Ok(Ended::Shutdown);
+        }
+        tokio::select! {
+            _ = stopped(shutdown) => {
+                ws.close().await;
+                return Ok(Ended::Shutdown);
+            }
+            _ = tokio::time::sleep_until(deadline) => return Ok(Ended::Reconnect("connection age limit")),
+            Some((symbol, result)) = snap_rx.recv() => {
+                pending.remove(&symbol);
+                match result {
+                    Ok(body) => if let Err(e) = session.on_snapshot(&symbol, &body, now_ns(), &mut out) {
+                        tracing::warn!(%symbol, "bad snapshot: {e}");
+                        out.push(Output::FetchSnapshot(symbol));
+                    },
+                    Err(e) => {
+                        tracing::warn!("snapshot for {symbol} failed: {e}");
+                        out.push(Output::FetchSnapshot(symbol));
+                    }
+                }
+            }
+            frame = tokio::time::timeout(IDLE_TIMEOUT, ws.recv()) => match frame {
+                Err(_) => return Ok(Ended::Reconnect("no data within the idle timeout")),
+                Ok(Ok(None)) => return Ok(Ended::Reconnect("closed by the server")),
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(Some(text))) => {
+                    if !connected {
+                        connected = true;
+                        backoff.reset();
+                    }
+                    if let Err(e) = session.on_frame(&text, now_ns(), &mut out) {
+                        tracing::warn!(exchange = %shared.market.exchange(), "frame skipped: {e}");
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Publishes events (waiting when the sink is slow) and starts snapshot fetches.
+/// Returns false when the sink has gone away.
+async fn handle(
+    shared: &Arc<Shared>,
+    instruments: &Instruments,
+    out: &mut Vec<Output>,
+    pending: &mut HashSet<Arc<str>>,
+    snap_tx: &mpsc::Sender<SnapshotResult>,
+) -> bool {
+    for o in out.drain(..) {
+        match o {
+            Output::Event(e) => {
+                if shared.events.send(e).await.is_err() {
+                    return false;
+                }
+            }
+            Output::FetchSnapshot(symbol) => {
+                if let Some(wire) = instruments
+                    .wire(&symbol)
+                    .filter(|_| pending.insert(symbol.clone()))
+                {
+                    let wire = wire.to_owned();
+                    tokio::spawn(fetch_snapshot(shared.clone(), symbol, wire, snap_tx.clone()));
+                }
+            }
+        }
+    }
+    true
+}
+
+async fn fetch_snapshot(
+    shared: Arc<Shared>,
+    symbol: Arc<str>,
+    wire: String,
+    tx: mpsc::Sender<SnapshotResult>,
+) {
+    let path = format!(
+        "{}/depth?symbol={wire}&limit={}",
+        shared.market.api_prefix(),
+        shared.depth_limit
+    );
+    let result = match shared.rest_url.join(&path) {
+        Ok(url) => {
+            shared
+                .budget
+                .acquire(shared.market.depth_weight(shared.depth_limit))
+                .await;
+            shared.http.get_text(&url).await
+        }
+        Err(e) => return tracing::error!("snapshot URL for {symbol}: {e}"),
+    };
+    let _ = tx.send((symbol, result)).await;
+}
+
+/// Resolves when shutdown has been requested.
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

@@ -1,0 +1,149 @@
+//! The Binance adapter's state without I/O: instruments, one [`BookSync`] per symbol and
+//! trade de-duplication. The live client and `replay` both feed it frames and snapshots
+//! and act on its outputs, so a recording replays through exactly the live code.
+
+use super::parse::{self, Frame, Instruments, Market, ParseError};
+use super::sync::{BookSync, SnapshotStep, Step};
+use crate::model::{BookState, BookStatus, Event};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the session asks of its driver.
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    Event(Event),
+    /// Fetch a depth snapshot for this symbol and hand it to [`Session::on_snapshot`].
+    FetchSnapshot(Arc<str>),
+}
+
+pub struct Session {
+    market: Market,
+    instruments: Instruments,
+    books: HashMap<Arc<str>, BookSync>,
+    last_trade_id: HashMap<Arc<str>, u64>,
+}
+
+impl Session {
+    /// `book_symbols`: the symbols whose L2 books this session keeps.
+    pub fn new(market: Market, instruments: Instruments, book_symbols: &[Arc<str>]) -> Self {
+        let books = book_symbols
+            .iter()
+            .map(|s| (s.clone(), BookSync::new(market, s.clone())))
+            .collect();
+        Self {
+            market,
+            instruments,
+            books,
+            last_trade_id: HashMap::new(),
+        }
+    }
+
+    pub fn instruments(&self) -> &Instruments {
+        &self.instruments
+    }
+
+    pub fn book(&self, symbol: &str) -> Option<&BookSync> {
+        self.books.get(symbol)
+    }
+
+    /// All books start over (a new connection): asks for every snapshot.
+    pub fn restart(&mut self, reason: &str, receive_ts_ns: i64, out: &mut Vec<Output>) {
+        for (symbol, sync) in &mut self.books {
+            let had_book = !sync.is_buffering();
+            sync.restart();
+            if had_book {
+                out.push(status(
+                    self.market,
+                    symbol,
+                    BookState::Resyncing,
+                    reason,
+                    receive_ts_ns,
+                ));
+            }
+            out.push(Output::FetchSnapshot(symbol.clone()));
+        }
+    }
+
+    pub fn on_frame(
+        &mut self,
+        text: &str,
+        receive_ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), ParseError> {
+        match parse::parse_frame(self.market, &self.instruments, text, receive_ts_ns)? {
+            Frame::Trade(t) => {
+                let id: u64 = t.id.parse().unwrap_or(0);
+                let last = self.last_trade_id.entry(t.symbol.clone()).or_insert(0);
+                if id > *last {
+                    *last = id;
+                    out.push(Output::Event(Event::Trade(t)));
+                }
+            }
+            Frame::Depth(d) => {
+                let Some(sync) = self.books.get_mut(&d.symbol) else {
+                    return Ok(());
+                };
+                let symbol = d.symbol.clone();
+                match sync.on_diff(d) {
+                    Step::Applied(u) => out.push(Output::Event(Event::Book(u))),
+                    Step::Gap { expected } => {
+                        let reason = format!("sequence gap: expected {expected}");
+                        tracing::warn!(exchange = %self.market.exchange(), %symbol, "{reason}; resyncing this symbol");
+                        out.push(status(
+                            self.market,
+                            &symbol,
+                            BookState::Resyncing,
+                            &reason,
+                            receive_ts_ns,
+                        ));
+                        out.push(Output::FetchSnapshot(symbol));
+                    }
+                    Step::Buffered | Step::Stale => {}
+                }
+            }
+            Frame::Other => {}
+        }
+        Ok(())
+    }
+
+    pub fn on_snapshot(
+        &mut self,
+        symbol: &Arc<str>,
+        body: &str,
+        receive_ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) -> Result<(), ParseError> {
+        let snap = parse::parse_snapshot(body)?;
+        let Some(sync) = self.books.get_mut(symbol) else {
+            return Ok(());
+        };
+        match sync.on_snapshot(snap, receive_ts_ns) {
+            SnapshotStep::Synced(updates) if updates.is_empty() => {}
+            SnapshotStep::Synced(updates) => {
+                out.push(status(
+                    self.market,
+                    symbol,
+                    BookState::Synced,
+                    "snapshot applied",
+                    receive_ts_ns,
+                ));
+                out.extend(updates.into_iter().map(|u| Output::Event(Event::Book(u))));
+            }
+            SnapshotStep::TooOld { reason } => {
+                tracing::info!(exchange = %self.market.exchange(), %symbol, "{reason}; fetching another snapshot");
+                out.push(Output::FetchSnapshot(symbol.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn status(market: Market, symbol: &Arc<str>, state: BookState, reason: &str, receive_ts_ns: i64) -> Output {
+    Output::Event(Event::BookStatus(BookStatus {
+        exchange: market.exchange(),
+        symbol: symbol.clone(),
+        status: state,
+        reason: reason.to_owned(),
+        receive_ts_ns,
+    }))
+}
