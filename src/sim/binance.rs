@@ -1,15 +1,15 @@
 //! A local Binance (spot or USD-M) playing a recording: `exchangeInfo` and depth snapshots
 //! over REST, frames on the streams each client subscribed to, in recorded order. A
 //! recorded snapshot is served at the point the recording took it (playback waits for the
-//! client to ask); later requests get the venue's current book, kept from the frames
-//! played. Switches drop connections and inject sequence gaps.
+//! client's first request); later requests get the venue's current book, kept from the
+//! frames played. Switches drop connections and inject sequence gaps.
 
 use super::server::{HttpReply, ServerWs, Venue};
 use crate::book::L2Book;
 use crate::record::reader::{Recorded, Recording};
 use crate::venues::binance::messages::DepthUpdateMsg;
 use futures_util::future::BoxFuture;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -165,14 +165,14 @@ impl BinanceSim {
 
     fn snapshot(&self, wire: &str, limit: usize) -> HttpReply {
         let mut st = self.lock();
-        st.served.insert(wire.to_owned());
+        let first_request = st.served.insert(wire.to_owned());
         let Some(t) = st.books.get(wire) else {
             return HttpReply {
                 status: 400,
                 body: r#"{"code":-1121,"msg":"Invalid symbol."}"#.into(),
             };
         };
-        if !t.advanced {
+        if first_request || !t.advanced {
             return HttpReply::ok(t.recorded.clone());
         }
         let side = |levels: Vec<crate::model::Level>| {
@@ -228,27 +228,25 @@ impl BinanceSim {
         }
         let mut sent_here = 0u64;
         loop {
-            // Take subscriptions the client sent, without blocking playback.
-            while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_millis(1), ws.next()).await {
+            // Take what the client sent: wait for it while nothing is subscribed, else
+            // only what is already there, so playback never blocks on the client.
+            loop {
+                let msg = if subscribed.is_empty() {
+                    ws.next().await
+                } else {
+                    ws.next().now_or_never().flatten()
+                };
                 match msg {
-                    Ok(Message::Text(t)) => {
-                        if let Ok(req) = serde_json::from_str::<serde_json::Value>(&t) {
-                            if let Some(params) = req["params"].as_array() {
-                                subscribed
-                                    .extend(params.iter().filter_map(|p| p.as_str().map(str::to_owned)));
-                            }
-                            let ack = serde_json::json!({"result": null, "id": req["id"]});
-                            if ws.send(Message::text(ack.to_string())).await.is_err() {
-                                return;
-                            }
+                    Some(Ok(Message::Text(t))) => {
+                        if !subscribe(&t, &mut subscribed, &mut ws).await {
+                            return;
                         }
                     }
-                    Ok(Message::Close(_)) | Err(_) => return,
-                    Ok(_) => {}
+                    Some(Ok(Message::Close(_)) | Err(_)) => return,
+                    Some(Ok(_)) => {}
+                    None if subscribed.is_empty() => return,
+                    None => break,
                 }
-            }
-            if subscribed.is_empty() {
-                continue;
             }
             if self.switches.drop_after_frames.is_some_and(|n| sent_here >= n) {
                 return;
@@ -292,6 +290,19 @@ impl BinanceSim {
             }
         }
     }
+}
+
+/// Handles a SUBSCRIBE request: records the streams and acknowledges. False when the
+/// connection is gone.
+async fn subscribe(text: &str, subscribed: &mut HashSet<String>, ws: &mut ServerWs) -> bool {
+    let Ok(req) = serde_json::from_str::<serde_json::Value>(text) else {
+        return true;
+    };
+    if let Some(params) = req["params"].as_array() {
+        subscribed.extend(params.iter().filter_map(|p| p.as_str().map(str::to_owned)));
+    }
+    let ack = serde_json::json!({"result": null, "id": req["id"]});
+    ws.send(Message::text(ack.to_string())).await.is_ok()
 }
 
 /// `btcusdt@depth@100ms` also serves a recording of `btcusdt@depth@0ms` or `@depth`.

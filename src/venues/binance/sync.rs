@@ -94,7 +94,11 @@ impl BookSync {
     fn straddles(&self, d: &DepthDiff, last: u64) -> bool {
         match self.market {
             Market::Spot => d.first_update_id <= last + 1 && last < d.final_update_id,
-            Market::Futures => d.first_update_id <= last && last <= d.final_update_id,
+            // A snapshot taken exactly at an event boundary is continued by `pu = L`.
+            Market::Futures => {
+                (d.first_update_id <= last && last <= d.final_update_id)
+                    || d.prev_final_update_id == Some(last)
+            }
         }
     }
 
@@ -137,7 +141,11 @@ impl BookSync {
                 if self.straddles(&d, last) {
                     Step::Applied(self.apply(d))
                 } else {
-                    self.gap(d, last)
+                    let expected = format!(
+                        "first diff after snapshot {last} to straddle it, got U={} u={}",
+                        d.first_update_id, d.final_update_id
+                    );
+                    self.gap(d, expected)
                 }
             }
             State::Synced { last } => {
@@ -145,17 +153,17 @@ impl BookSync {
                 if self.continues(&d, last) {
                     Step::Applied(self.apply(d))
                 } else {
-                    self.gap(d, last)
+                    let expected = match self.market {
+                        Market::Spot => format!("U={} after u={last}, got U={}", last + 1, d.first_update_id),
+                        Market::Futures => format!("pu={last}, got pu={:?}", d.prev_final_update_id),
+                    };
+                    self.gap(d, expected)
                 }
             }
         }
     }
 
-    fn gap(&mut self, d: DepthDiff, last: u64) -> Step {
-        let expected = match self.market {
-            Market::Spot => format!("U={} after u={last}, got U={}", last + 1, d.first_update_id),
-            Market::Futures => format!("pu={last}, got pu={:?}", d.prev_final_update_id),
-        };
+    fn gap(&mut self, d: DepthDiff, expected: String) -> Step {
         self.book = L2Book::default();
         self.state = State::Buffering(vec![d]);
         Step::Gap { expected }

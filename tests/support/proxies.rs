@@ -1,0 +1,1 @@
+//! Real proxy servers started per test on loopback (filled in below).
