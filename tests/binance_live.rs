@@ -5,6 +5,7 @@
 mod support;
 
 use feedhandler::book::L2Book;
+use feedhandler::model::Level;
 use feedhandler::sim::binance::Switches;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -96,7 +97,7 @@ fn book_from_output(stdout: &str, symbol: &str) -> L2Book {
     book
 }
 
-fn top(book: &L2Book, n: usize) -> (Vec<(Decimal, Decimal)>, Vec<(Decimal, Decimal)>) {
+fn top(book: &L2Book, n: usize) -> (Vec<Level>, Vec<Level>) {
     (book.bids().take(n).collect(), book.asks().take(n).collect())
 }
 
