@@ -71,7 +71,7 @@ impl HttpClient {
             let text = f.redactor.clean(chain(&e));
             if e.is_timeout() {
                 Cause::Timeout(route.timeout().as_millis())
-            } else if matches!(route, Route::Proxy(_)) && (text.contains("407") || text.contains("auth")) {
+            } else if matches!(route, Route::Proxy(_)) && looks_like_proxy_auth(&text) {
                 Cause::ProxyAuth(text)
             } else {
                 Cause::Http(text)
@@ -90,4 +90,18 @@ impl HttpClient {
         }
         Ok(body)
     }
+}
+
+/// reqwest reports proxy authentication failures only as text.
+fn looks_like_proxy_auth(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "407",
+        "proxy authentication",
+        "proxy authorization",
+        "credentials not accepted",
+        "authentication failed",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
 }

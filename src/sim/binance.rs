@@ -301,8 +301,8 @@ async fn subscribe(text: &str, subscribed: &mut HashSet<String>, ws: &mut Server
     if let Some(params) = req["params"].as_array() {
         subscribed.extend(params.iter().filter_map(|p| p.as_str().map(str::to_owned)));
     }
-    let ack = serde_json::json!({"result": null, "id": req["id"]});
-    ws.send(Message::text(ack.to_string())).await.is_ok()
+    let ack = format!(r#"{{"result":null,"id":{}}}"#, req["id"]);
+    ws.send(Message::text(ack)).await.is_ok()
 }
 
 /// `btcusdt@depth@100ms` also serves a recording of `btcusdt@depth@0ms` or `@depth`.
