@@ -1,0 +1,252 @@
+//! The command line end to end: `check` validation (exit code 2, key path, origin, no
+//! credential), environment overrides, the resolved plan, `enabled: false` ignoring
+//! HTTP(S)_PROXY/ALL_PROXY, and a trace-level `run` through an authenticated proxy that
+//! never prints the password.
+
+mod support;
+
+use feedhandler::sim::binance::Switches;
+use std::time::Duration;
+use support::proxies::Proxy;
+use support::*;
+
+const VALID: &str = "exchanges:\n  binance: { symbols: [BTC-USDT], channels: [trades, l2_book] }\n";
+
+async fn check(yaml: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "feedhandler.yaml", yaml);
+    let mut cmd = command(&["check", "--config", path.to_str().unwrap()]);
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().await.unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr)
+        .unwrap()
+        .replace(path.to_str().unwrap(), "FILE");
+    (out.status.code().unwrap(), stdout, stderr)
+}
+
+#[tokio::test]
+async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential() {
+    let proxy = |value: &str| format!("proxy:\n  default:\n    http: {value}\n{VALID}");
+    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+        (
+            proxy("\"ftp://u:hunter2@p:21\""),
+            vec![],
+            "proxy.default.http (file FILE): unsupported proxy scheme; expected one of http, https, socks4, socks4a, socks5, socks5h",
+        ),
+        (
+            proxy("\"socks5://u:hunter2@:1080\""),
+            vec![],
+            "proxy.default.http (file FILE): invalid proxy URL: empty host",
+        ),
+        (
+            proxy("\"http://u:hunter2@p:0\""),
+            vec![],
+            "proxy.default.http (file FILE): proxy port must be 1-65535",
+        ),
+        (
+            proxy("\"http://u:hunter2@p:65536\""),
+            vec![],
+            "proxy.default.http (file FILE): invalid proxy URL: invalid port number",
+        ),
+        (
+            proxy("{ url: \"http://u:hunter2@p:8080\", timeout_seconds: 0 }"),
+            vec![],
+            "proxy.default.http.timeout_seconds (file FILE): timeout_seconds must be 1-300, got 0",
+        ),
+        (
+            proxy("{ url: \"http://u:hunter2@p:8080\", timeout_seconds: 301 }"),
+            vec![],
+            "timeout_seconds must be 1-300, got 301",
+        ),
+        (
+            proxy("{ url: \"http://u:hunter2@p:8080\", timeout: 5 }"),
+            vec![],
+            "proxy.default.http.timeout (file FILE): unknown key `timeout`; expected one of: url, timeout_seconds",
+        ),
+        (
+            format!("proxi: {{}}\n{VALID}"),
+            vec![],
+            "proxi (file FILE): unknown key `proxi`; expected one of: proxy, exchanges, sink, tls",
+        ),
+        (
+            format!("proxy:\n  exchanges:\n    krakn: {{ http: \"http://p:1\" }}\n{VALID}"),
+            vec![],
+            "proxy.exchanges.krakn (file FILE): unknown value `krakn`; expected one of: binance, binance_futures",
+        ),
+        (
+            "exchanges:\n  krakn: { symbols: [X], channels: [trades] }\n".into(),
+            vec![],
+            "unknown value `krakn`",
+        ),
+        (
+            "exchanges:\n  binance: { symbols: [BTC-USDT], channels: [candles] }\n".into(),
+            vec![],
+            "exchanges.binance.channels.0 (file FILE): unknown value `candles`; expected one of: trades, l2_book",
+        ),
+        (
+            "exchanges:\n  binance: { symbols: [], channels: [trades] }\n".into(),
+            vec![],
+            "exchanges.binance.symbols (file FILE): at least one symbol is required",
+        ),
+        (
+            "exchanges:\n  binance: { symbols: [A-B, A-B], channels: [trades] }\n".into(),
+            vec![],
+            "symbol A-B is listed twice",
+        ),
+        (
+            "exchanges:\n  binance: { symbols: [A-B], channels: [trades], depth_limit: 7 }\n".into(),
+            vec![],
+            "exchanges.binance.depth_limit (file FILE): must be one of [5, 10, 20, 50, 100, 500, 1000, 5000]",
+        ),
+        (
+            "exchanges: {}\n".into(),
+            vec![],
+            "exchanges (file FILE): at least one exchange must be configured",
+        ),
+        (
+            VALID.into(),
+            vec![("FEEDHANDLER_PROXY__DEFAULT__WEBSOCKET", "socks9://u:hunter2@p")],
+            "proxy.default.websocket (env FEEDHANDLER_PROXY__DEFAULT__WEBSOCKET): unsupported proxy scheme",
+        ),
+        (
+            VALID.into(),
+            vec![("FEEDHANDLER_PROXY__ENABLED", "maybe")],
+            "proxy.enabled (env FEEDHANDLER_PROXY__ENABLED): expected a boolean, found a string",
+        ),
+        (
+            VALID.into(),
+            vec![("FEEDHANDLER_SINK__KIND", "kafkaa")],
+            "unknown value `kafkaa`",
+        ),
+    ];
+    for (yaml, env, expected) in cases {
+        let (code, stdout, stderr) = check(&yaml, &env).await;
+        assert_eq!(code, 2, "exit code for {expected:?}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
+        assert!(!stderr.contains("hunter2"), "credential leaked:\n{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn missing_config_file_exits_2() {
+    let out = command(&["check", "--config", "/nonexistent/feedhandler.yaml"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/feedhandler.yaml"));
+}
+
+#[tokio::test]
+async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credentials() {
+    let yaml = "proxy:\n  default:\n    http: { url: \"socks5h://user:hunter2@proxy:1080\", timeout_seconds: 15 }\n    websocket: socks5h://proxy:1081\n  exchanges:\n    binance:\n      rest: http://binance-proxy:8080\nexchanges:\n  binance: { symbols: [BTC-USDT, ETH-USDT], channels: [trades, l2_book] }\n  binance_futures: { symbols: [BTC-USDT-PERP], channels: [l2_book] }\n";
+    let env = [(
+        "FEEDHANDLER_PROXY__EXCHANGES__BINANCE_FUTURES__WEBSOCKET__URL",
+        "http://admin:env-secret@ws-proxy:3128",
+    )];
+    let (code, stdout, stderr) = check(yaml, &env).await;
+    assert_eq!(code, 0, "{stderr}");
+    let expected = "sink: stdout (JSON lines)\n\
+        exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n\
+        \x20 http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: socks5h://proxy:1081 (timeout 30 s)\n\
+        exchange binance_futures\n  channels:  l2_book\n  symbols:   BTC-USDT-PERP\n\
+        \x20 http:      socks5h://***:***@proxy:1080 (timeout 15 s)\n  websocket: http://***:***@ws-proxy:3128 (timeout 30 s)\n";
+    assert!(stdout.ends_with(expected), "plan:\n{stdout}");
+    assert!(!stdout.contains("hunter2") && !stdout.contains("env-secret") && !stdout.contains("admin"));
+
+    let (code, stdout, _) = check(yaml, &[("FEEDHANDLER_PROXY__ENABLED", "false")]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("proxy: disabled"));
+    assert!(
+        !stdout.contains("socks5h://"),
+        "disabled means direct everywhere:\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_proxy_connects_directly_even_with_proxy_environment() {
+    let venue = LocalVenue::start(&recording(SPOT_HFT), Switches::default()).await;
+    let trap = Proxy::tinyproxy(None).await;
+    let yaml = format!(
+        "proxy:\n  enabled: false\n  default: {{ http: \"{0}\", websocket: \"{0}\" }}\nexchanges:\n  binance:\n    symbols: [BTC-USDT]\n    channels: [trades]\n    ws_url: {1}\n    rest_url: {2}\ntls: {{ ca_file: {3} }}\n",
+        trap.url("http", None),
+        venue.ws_url(),
+        venue.rest_url(),
+        venue.ca.ca_pem.display()
+    );
+    let cfg = write_config(venue.dir.path(), "direct.yaml", &yaml);
+    let mut cmd = command(&["run", "--config", cfg.to_str().unwrap()]);
+    let trap_url = trap.url("http", None);
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env(var, &trap_url);
+    }
+    let out = run_until_played(cmd, &venue, Duration::from_millis(300)).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout
+            .lines()
+            .filter(|l| l.contains(r#""type":"trade""#))
+            .count(),
+        1123
+    );
+    assert!(out.stderr.contains("proxy=direct"), "{}", out.stderr);
+    assert!(
+        !trap.log().contains("CONNECT localhost"),
+        "environment proxy was used:\n{}",
+        trap.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_level_run_through_an_authenticated_proxy_never_prints_the_password() {
+    use base64::Engine;
+    let venue = LocalVenue::start(&recording(SPOT_HFT), Switches::default()).await;
+    let password = "Tr4ce-Secret-77";
+    let proxy = Proxy::squid(Some(("traceuser", password)), None).await;
+    let url = proxy.url("http", Some(("traceuser", password)));
+    let yaml = format!(
+        "proxy:\n  default: {{ http: \"{url}\", websocket: \"{url}\" }}\nexchanges:\n  binance:\n    symbols: [BTC-USDT]\n    channels: [trades, l2_book]\n    ws_url: {}\n    rest_url: {}\ntls: {{ ca_file: {} }}\n",
+        venue.ws_url(),
+        venue.rest_url(),
+        venue.ca.ca_pem.display()
+    );
+    let cfg = write_config(venue.dir.path(), "trace.yaml", &yaml);
+    let out = run_until_played(
+        command(&["--log", "trace", "run", "--config", cfg.to_str().unwrap()]),
+        &venue,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        &out.stderr[out.stderr.len().saturating_sub(3000)..]
+    );
+    assert!(
+        out.stderr.len() > 100_000,
+        "trace logging was on ({} bytes)",
+        out.stderr.len()
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("proxy=http://127.0.0.1:{}", proxy.port)),
+        "connections log their proxy"
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("traceuser:{password}"));
+    for secret in [password, basic.as_str()] {
+        assert!(!out.stderr.contains(secret), "secret in logs");
+        assert!(!out.stdout.contains(secret), "secret in output");
+    }
+    proxy
+        .wait_log(&format!("CONNECT localhost:{} traceuser", venue.addr.port()))
+        .await;
+}
