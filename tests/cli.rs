@@ -28,7 +28,8 @@ async fn check(yaml: &str, env: &[(&str, &str)]) -> (i32, String, String) {
 #[tokio::test]
 async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential() {
     let proxy = |value: &str| format!("proxy:\n  default:\n    http: {value}\n{VALID}");
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    type Env = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(String, Env, &str)> = vec![
         (
             proxy("\"ftp://u:hunter2@p:21\""),
             vec![],
