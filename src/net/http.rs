@@ -29,6 +29,12 @@ pub(super) fn build_client(route: &Route, tls: &TlsConfigs) -> Result<reqwest::C
         .map_err(|e| Cause::Http(format!("building the HTTP client: {e}")))
 }
 
+/// A response body and its receive time.
+pub struct Fetched {
+    pub body: String,
+    pub receive_ts_ns: i64,
+}
+
 /// HTTP access for one exchange.
 #[derive(Clone)]
 pub struct HttpClient {
@@ -43,11 +49,22 @@ impl HttpClient {
 
     /// GETs `url` and returns the body; any status but 2xx is an error.
     pub async fn get_text(&self, url: &Url) -> Result<String, ConnectError> {
+        self.get(url).await.map(|r| r.body)
+    }
+
+    /// GETs `url`: the body and when it arrived.
+    pub async fn get(&self, url: &Url) -> Result<Fetched, ConnectError> {
         let (exchange, f) = (self.exchange, &self.factory);
         let route = f.resolver.pick(exchange, ConnKind::Http);
         tracing::info!(%exchange, kind = "http", target = %target_of(url), path = url.path(), proxy = %route, "request");
         let started = Instant::now();
-        let result = self.fetch(url, &route).await;
+        let result = self.fetch(url, &route).await.map(|body| Fetched {
+            body,
+            receive_ts_ns: crate::model::now_ns(),
+        });
+        if let (Ok(fetched), Some(r)) = (&result, f.recorders.get(&exchange)) {
+            r.http(url.as_str(), &fetched.body, fetched.receive_ts_ns).await;
+        }
         let outcome = match &result {
             Ok(_) => Outcome::Success {
                 latency: started.elapsed(),

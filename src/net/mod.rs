@@ -11,13 +11,15 @@ mod tunnel;
 mod ws;
 
 pub use error::{Cause, ConnectError, Redactor};
-pub use http::HttpClient;
+pub use http::{Fetched, HttpClient};
 pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, StaticResolver};
 pub use tls::TlsSetupError;
-pub use ws::{WsConn, WsError};
+pub use ws::{Frame, WsConn, WsError};
 
 use crate::config::{Config, ExchangeId};
+use crate::record::writer::Recorder;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use url::Url;
@@ -27,11 +29,22 @@ pub struct ConnectionFactory {
     tls: tls::TlsConfigs,
     redactor: Redactor,
     http_clients: Mutex<HashMap<(ExchangeId, Route), reqwest::Client>>,
+    /// Where each exchange's raw traffic is recorded (`run --record`).
+    recorders: HashMap<ExchangeId, Recorder>,
+    websockets_opened: AtomicU64,
 }
 
 impl ConnectionFactory {
     /// A factory with the configured static proxies and trust settings.
     pub fn from_config(config: &Config) -> Result<Arc<Self>, TlsSetupError> {
+        Self::recording(config, HashMap::new())
+    }
+
+    /// Like [`Self::from_config`], recording every exchange's traffic that has a recorder.
+    pub fn recording(
+        config: &Config,
+        recorders: HashMap<ExchangeId, Recorder>,
+    ) -> Result<Arc<Self>, TlsSetupError> {
         let p = &config.proxy;
         let endpoints = p.default.http.iter().chain(&p.default.websocket).chain(
             p.exchanges
@@ -43,19 +56,24 @@ impl ConnectionFactory {
             Arc::new(StaticResolver::new(p)),
             config.tls.ca_file.as_deref(),
             redactor,
+            recorders,
         )
     }
 
+    /// A factory with any resolver (pools, regional rules, a proxy service).
     pub fn new(
         resolver: Arc<dyn ProxyResolver>,
         ca_file: Option<&std::path::Path>,
         redactor: Redactor,
+        recorders: HashMap<ExchangeId, Recorder>,
     ) -> Result<Arc<Self>, TlsSetupError> {
         Ok(Arc::new(Self {
             resolver,
             tls: tls::build(ca_file)?,
             redactor,
             http_clients: Mutex::new(HashMap::new()),
+            recorders,
+            websockets_opened: AtomicU64::new(0),
         }))
     }
 
@@ -91,7 +109,17 @@ impl ConnectionFactory {
         self.resolver
             .report(exchange, ConnKind::Websocket, &route, outcome);
         let stream = result.map_err(err)?;
-        Ok(WsConn::new(exchange, url.clone(), stream))
+        let n = self.websockets_opened.fetch_add(1, Ordering::Relaxed) + 1;
+        let connected_ts_ns = crate::model::now_ns();
+        let tap = match self.recorders.get(&exchange) {
+            Some(r) => {
+                let conn = r.conn_name("ws", n);
+                r.connect(&conn, url.as_str(), connected_ts_ns).await;
+                Some((r.clone(), conn))
+            }
+            None => None,
+        };
+        Ok(WsConn::new(exchange, url.clone(), stream, tap, connected_ts_ns))
     }
 
     fn http_client(&self, exchange: ExchangeId, route: &Route) -> Result<reqwest::Client, Cause> {

@@ -6,6 +6,8 @@ use super::resolver::Route;
 use super::tls::{TlsConfigs, server_name};
 use super::tunnel::{self, BoxIo};
 use crate::config::ExchangeId;
+use crate::model::now_ns;
+use crate::record::writer::Recorder;
 use futures_util::{SinkExt, StreamExt};
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::WebSocketStream;
@@ -54,16 +56,42 @@ pub struct WsError {
     pub source: tokio_tungstenite::tungstenite::Error,
 }
 
+/// A text frame and when it arrived.
+pub struct Frame {
+    pub text: Utf8Bytes,
+    pub receive_ts_ns: i64,
+}
+
 /// An open WebSocket. Pings are answered by the protocol layer while reading.
 pub struct WsConn {
     exchange: ExchangeId,
     url: Url,
     ws: WebSocketStream<BoxIo>,
+    /// The recording and this connection's name in it.
+    tap: Option<(Recorder, String)>,
+    connected_ts_ns: i64,
 }
 
 impl WsConn {
-    pub(super) fn new(exchange: ExchangeId, url: Url, ws: WebSocketStream<BoxIo>) -> Self {
-        Self { exchange, url, ws }
+    pub(super) fn new(
+        exchange: ExchangeId,
+        url: Url,
+        ws: WebSocketStream<BoxIo>,
+        tap: Option<(Recorder, String)>,
+        connected_ts_ns: i64,
+    ) -> Self {
+        Self {
+            exchange,
+            url,
+            ws,
+            tap,
+            connected_ts_ns,
+        }
+    }
+
+    /// When the connection was established (as recorded).
+    pub fn connected_ts_ns(&self) -> i64 {
+        self.connected_ts_ns
     }
 
     fn err(&self, source: tokio_tungstenite::tungstenite::Error) -> WsError {
@@ -75,23 +103,31 @@ impl WsConn {
     }
 
     pub async fn send_text(&mut self, text: String) -> Result<(), WsError> {
+        if let Some((r, conn)) = &self.tap {
+            r.send(conn, &text, now_ns()).await;
+        }
         self.ws.send(Message::text(text)).await.map_err(|e| self.err(e))
     }
 
     /// The next text frame; `None` when the server closed the connection.
-    pub async fn recv(&mut self) -> Result<Option<Utf8Bytes>, WsError> {
-        loop {
+    pub async fn recv(&mut self) -> Result<Option<Frame>, WsError> {
+        let text = loop {
             match self.ws.next().await {
                 None | Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Ok(Message::Text(t))) => return Ok(Some(t)),
+                Some(Ok(Message::Text(t))) => break t,
                 Some(Ok(Message::Binary(b))) => match Utf8Bytes::try_from(b) {
-                    Ok(t) => return Ok(Some(t)),
+                    Ok(t) => break t,
                     Err(_) => tracing::warn!(exchange = %self.exchange, "non-UTF-8 binary frame ignored"),
                 },
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(self.err(e)),
             }
+        };
+        let receive_ts_ns = now_ns();
+        if let Some((r, conn)) = &self.tap {
+            r.recv(conn, &text, receive_ts_ns).await;
         }
+        Ok(Some(Frame { text, receive_ts_ns }))
     }
 
     /// Sends a close frame; errors are irrelevant at this point.

@@ -44,20 +44,29 @@ enum Line {
         url: String,
         data: String,
         ts: f64,
+        ts_ns: Option<i64>,
     },
     Connect {
         #[serde(alias = "addr")]
         url: String,
         ts: f64,
+        ts_ns: Option<i64>,
     },
     Send {
         data: String,
         ts: f64,
+        ts_ns: Option<i64>,
     },
     Recv {
         data: String,
         ts: f64,
+        ts_ns: Option<i64>,
     },
+}
+
+/// The exact time when the line has it (our recordings), else the float seconds.
+fn time(ts: f64, ts_ns: Option<i64>) -> i64 {
+    ts_ns.unwrap_or_else(|| seconds_to_ns(ts))
 }
 
 /// Seconds (as recorded, a float) to integer nanoseconds, rounded to the microsecond the
@@ -97,22 +106,22 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
         if first_is_cryptofeed {
             match serde_json::from_str::<Line>(&line).map_err(|e| fmt(e.to_string()))? {
                 Line::Header { exchange } => rec.exchange = exchange,
-                Line::Http { url, data, ts } => rec.events.push(Recorded::Http {
+                Line::Http { url, data, ts, ts_ns } => rec.events.push(Recorded::Http {
                     url,
                     body: data,
-                    ts_ns: seconds_to_ns(ts),
+                    ts_ns: time(ts, ts_ns),
                 }),
-                Line::Connect { url, ts } => rec.events.push(Recorded::Connect {
+                Line::Connect { url, ts, ts_ns } => rec.events.push(Recorded::Connect {
                     url,
-                    ts_ns: seconds_to_ns(ts),
+                    ts_ns: time(ts, ts_ns),
                 }),
-                Line::Send { data, ts } => rec.events.push(Recorded::Send {
+                Line::Send { data, ts, ts_ns } => rec.events.push(Recorded::Send {
                     data,
-                    ts_ns: seconds_to_ns(ts),
+                    ts_ns: time(ts, ts_ns),
                 }),
-                Line::Recv { data, ts } => rec.events.push(Recorded::Recv {
+                Line::Recv { data, ts, ts_ns } => rec.events.push(Recorded::Recv {
                     data,
-                    ts_ns: seconds_to_ns(ts),
+                    ts_ns: time(ts, ts_ns),
                 }),
             }
         } else {

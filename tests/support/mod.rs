@@ -173,10 +173,21 @@ pub async fn replay(rel: &str) -> String {
 
 /// Events grouped by (type, symbol), in order, without receive times.
 pub fn by_stream(jsonl: &str) -> BTreeMap<(String, String), Vec<Value>> {
+    grouped(jsonl, false)
+}
+
+/// Events grouped by (type, symbol), in order, receive times included.
+pub fn by_stream_exact(jsonl: &str) -> BTreeMap<(String, String), Vec<Value>> {
+    grouped(jsonl, true)
+}
+
+fn grouped(jsonl: &str, keep_receive_ts: bool) -> BTreeMap<(String, String), Vec<Value>> {
     let mut out: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     for line in jsonl.lines() {
         let mut v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
-        v.as_object_mut().unwrap().remove("receive_ts_ns");
+        if !keep_receive_ts {
+            v.as_object_mut().unwrap().remove("receive_ts_ns");
+        }
         let key = (
             v["type"].as_str().unwrap().to_owned(),
             v["symbol"].as_str().unwrap().to_owned(),

@@ -6,7 +6,7 @@ use super::parse::{self, Instruments, Market};
 use super::session::{Output, Session};
 use crate::config::{Channel, ExchangeConfig, TradeStream};
 use crate::model::{Event, now_ns};
-use crate::net::{ConnectError, ConnectionFactory, HttpClient, WsError};
+use crate::net::{ConnectError, ConnectionFactory, Fetched, HttpClient, WsError};
 use crate::venues::backoff::{Backoff, WeightBudget};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -247,7 +247,7 @@ async fn connection_loop(
     }
 }
 
-type SnapshotResult = (Arc<str>, Result<String, ConnectError>);
+type SnapshotResult = (Arc<str>, Result<Fetched, ConnectError>);
 
 async fn stream_once(
     shared: &Arc<Shared>,
@@ -271,7 +271,7 @@ async fn stream_once(
     let (snap_tx, mut snap_rx) = mpsc::channel::<SnapshotResult>(64);
     let mut pending = HashSet::new();
     let mut out = Vec::new();
-    session.restart("reconnected", now_ns(), &mut out);
+    session.restart("reconnected", ws.connected_ts_ns(), &mut out);
     let deadline = tokio::time::Instant::now() + MAX_CONNECTION_AGE;
     let mut connected = false;
     loop {
@@ -287,7 +287,7 @@ async fn stream_once(
             Some((symbol, result)) = snap_rx.recv() => {
                 pending.remove(&symbol);
                 match result {
-                    Ok(body) => if let Err(e) = session.on_snapshot(&symbol, &body, now_ns(), &mut out) {
+                    Ok(got) => if let Err(e) = session.on_snapshot(&symbol, &got.body, got.receive_ts_ns, &mut out) {
                         tracing::warn!(%symbol, "bad snapshot: {e}");
                         out.push(Output::FetchSnapshot(symbol));
                     },
@@ -301,12 +301,12 @@ async fn stream_once(
                 Err(_) => return Ok(Ended::Reconnect("no data within the idle timeout")),
                 Ok(Ok(None)) => return Ok(Ended::Reconnect("closed by the server")),
                 Ok(Err(e)) => return Err(e.into()),
-                Ok(Ok(Some(text))) => {
+                Ok(Ok(Some(frame))) => {
                     if !connected {
                         connected = true;
                         backoff.reset();
                     }
-                    if let Err(e) = session.on_frame(&text, now_ns(), &mut out) {
+                    if let Err(e) = session.on_frame(&frame.text, frame.receive_ts_ns, &mut out) {
                         tracing::warn!(exchange = %shared.market.exchange(), "frame skipped: {e}");
                     }
                 }
@@ -362,7 +362,7 @@ async fn fetch_snapshot(
                 .budget
                 .acquire(shared.market.depth_weight(shared.depth_limit))
                 .await;
-            shared.http.get_text(&url).await
+            shared.http.get(&url).await
         }
         Err(e) => return tracing::error!("snapshot URL for {symbol}: {e}"),
     };
