@@ -5,7 +5,7 @@
 use super::parse::{self, Instruments, Market};
 use super::session::{Output, Session};
 use crate::config::{Channel, ExchangeConfig, TradeStream};
-use crate::model::{Event, now_ns};
+use crate::model::Event;
 use crate::net::{ConnectError, ConnectionFactory, Fetched, HttpClient, WsError};
 use crate::venues::backoff::{Backoff, WeightBudget};
 use std::collections::HashSet;
