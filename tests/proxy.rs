@@ -48,7 +48,7 @@ async fn ws(f: &Arc<ConnectionFactory>, venue: &LocalVenue) -> Result<String, Co
     conn.send_text(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#.into())
         .await
         .unwrap();
-    let reply = conn.recv().await.unwrap().unwrap().to_string();
+    let reply = conn.recv().await.unwrap().unwrap().text.to_string();
     conn.close().await;
     Ok(reply)
 }
