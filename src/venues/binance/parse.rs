@@ -4,7 +4,7 @@
 use super::messages::{AggTradeMsg, DepthSnapshotMsg, DepthUpdateMsg, Envelope, ExchangeInfoMsg, TradeMsg};
 use crate::config::ExchangeId;
 use crate::model::{Level, Side, Trade};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -152,13 +152,62 @@ fn trade(
     Frame::Trade(Trade {
         exchange: market.exchange(),
         symbol: symbol.clone(),
-        id: id.to_string(),
+        id: itoa::Buffer::new().format(id).to_owned(),
         side: if buyer_is_maker { Side::Sell } else { Side::Buy },
         price,
         amount,
         exchange_ts_ns: trade_time_ms * NS_PER_MS,
         receive_ts_ns,
     })
+}
+
+/// The stream name when the frame starts `{"stream":"…"` (Binance always writes it first).
+fn leading_stream(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("{\"stream\":\"")?;
+    rest.get(..rest.find('"')?)
+}
+
+/// A combined-stream frame whose payload type is known from the stream name.
+#[derive(serde::Deserialize)]
+struct Data<T> {
+    data: T,
+}
+
+/// How a payload is read from the input `parse_payload` gets.
+trait Decode: Copy {
+    fn decode<'a, T: serde::Deserialize<'a>>(
+        self,
+        what: &'static str,
+        input: &'a str,
+    ) -> Result<T, ParseError>;
+}
+
+/// The input is the whole frame; the payload sits under `data` (one pass over the text).
+#[derive(Clone, Copy)]
+struct WholeFrame;
+
+impl Decode for WholeFrame {
+    fn decode<'a, T: serde::Deserialize<'a>>(
+        self,
+        what: &'static str,
+        input: &'a str,
+    ) -> Result<T, ParseError> {
+        json::<Data<T>>(what, input).map(|d| d.data)
+    }
+}
+
+/// The input is the payload itself.
+#[derive(Clone, Copy)]
+struct Payload;
+
+impl Decode for Payload {
+    fn decode<'a, T: serde::Deserialize<'a>>(
+        self,
+        what: &'static str,
+        input: &'a str,
+    ) -> Result<T, ParseError> {
+        json(what, input)
+    }
 }
 
 /// Parses one combined-stream frame.
@@ -168,30 +217,50 @@ pub fn parse_frame(
     text: &str,
     receive_ts_ns: i64,
 ) -> Result<Frame, ParseError> {
-    if !text.starts_with("{\"stream\"") {
+    if let Some(stream) = leading_stream(text) {
+        return parse_payload(market, instruments, stream, text, receive_ts_ns, WholeFrame);
+    }
+    if !text.contains("\"stream\"") {
         return Ok(Frame::Other);
     }
     let env: Envelope = json("combined-stream frame", text)?;
-    let kind = env.stream.split('@').nth(1).unwrap_or_default();
+    parse_payload(
+        market,
+        instruments,
+        env.stream,
+        env.data.get(),
+        receive_ts_ns,
+        Payload,
+    )
+}
+
+fn parse_payload(
+    market: Market,
+    instruments: &Instruments,
+    stream: &str,
+    data: &str,
+    receive_ts_ns: i64,
+    decode: impl Decode,
+) -> Result<Frame, ParseError> {
+    let kind = stream.split('@').nth(1).unwrap_or_default();
     let lookup = |wire: &str| {
         instruments
             .normalized(wire)
             .ok_or_else(|| ParseError::UnknownSymbol(wire.to_owned()))
     };
-    let data = env.data.get();
     Ok(match kind {
         "trade" => {
-            let m: TradeMsg = json("trade", data)?;
+            let m: TradeMsg = decode.decode("trade", data)?;
             let extra = (m.trade_time_ms, m.buyer_is_maker, receive_ts_ns);
             trade(market, lookup(m.symbol)?, m.id, m.price.0, m.quantity.0, extra)
         }
         "aggTrade" => {
-            let m: AggTradeMsg = json("aggTrade", data)?;
+            let m: AggTradeMsg = decode.decode("aggTrade", data)?;
             let extra = (m.trade_time_ms, m.buyer_is_maker, receive_ts_ns);
             trade(market, lookup(m.symbol)?, m.id, m.price.0, m.quantity.0, extra)
         }
         "depth" => {
-            let m: DepthUpdateMsg = json("depthUpdate", data)?;
+            let m: DepthUpdateMsg = decode.decode("depthUpdate", data)?;
             Frame::Depth(DepthDiff {
                 symbol: lookup(m.symbol)?.clone(),
                 first_update_id: m.first_update_id,

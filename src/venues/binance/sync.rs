@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// straddle check then reports as needing another snapshot.
 const MAX_BUFFERED_DIFFS: usize = 10_000;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum State {
     /// Waiting for a snapshot.
     Buffering(Vec<DepthDiff>),
@@ -47,7 +47,7 @@ pub enum SnapshotStep {
     TooOld { reason: String },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BookSync {
     market: Market,
     symbol: Arc<str>,
