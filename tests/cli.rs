@@ -251,3 +251,16 @@ async fn trace_level_run_through_an_authenticated_proxy_never_prints_the_passwor
         .wait_log(&format!("CONNECT localhost:{} traceuser", venue.addr.port()))
         .await;
 }
+
+#[tokio::test]
+async fn example_configurations_pass_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let out = command(&["check", "--config", path.to_str().unwrap()]).output().await.unwrap();
+        assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        checked += 1;
+    }
+    assert!(checked >= 3, "config/ holds the examples");
+}
