@@ -258,8 +258,16 @@ async fn example_configurations_pass_check() {
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let out = command(&["check", "--config", path.to_str().unwrap()]).output().await.unwrap();
-        assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        let out = command(&["check", "--config", path.to_str().unwrap()])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         checked += 1;
     }
     assert!(checked >= 3, "config/ holds the examples");
