@@ -39,10 +39,10 @@ enum Command {
         /// The recording file.
         file: PathBuf,
     },
-    /// Serve a Binance recording as a local venue (REST + WebSocket) on loopback, for the
-    /// offline demo and tests. Prints the URLs to put in `ws_url` / `rest_url`.
+    /// Serve a Binance or Coinbase recording as a local venue (REST + WebSocket) on
+    /// loopback, for the offline demo and tests. Prints the URLs for `ws_url` / `rest_url`.
     Simulate {
-        /// The recording to play (BINANCE or BINANCE_FUTURES).
+        /// The recording to play (BINANCE, BINANCE_FUTURES or COINBASE).
         #[arg(long)]
         recording: PathBuf,
         /// Address to listen on.
@@ -141,7 +141,10 @@ async fn simulate(
     } else {
         ("ws", "http")
     };
-    let venue = std::sync::Arc::new(sim::binance::BinanceSim::new(&rec, Default::default()));
+    let venue: std::sync::Arc<dyn sim::server::Venue> = match rec.exchange.as_str() {
+        "COINBASE" => std::sync::Arc::new(sim::coinbase::CoinbaseSim::new(&rec, Default::default())),
+        _ => std::sync::Arc::new(sim::binance::BinanceSim::new(&rec, Default::default())),
+    };
     let (addr, server) = sim::server::spawn(listen, tls, venue).await?;
     println!(
         "serving {} ({} frames) — ws_url: {ws}://{addr}  rest_url: {http}://{addr}",

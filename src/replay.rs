@@ -5,24 +5,29 @@ use crate::model::Event;
 use crate::record::reader::{Recorded, Recording};
 use crate::venues::binance::parse::{self, Market, ParseError};
 use crate::venues::binance::session::{Output, Session};
+use crate::venues::coinbase;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("recordings of {0:?} cannot be replayed (supported: BINANCE, BINANCE_FUTURES)")]
+    #[error("recordings of {0:?} cannot be replayed (supported: BINANCE, BINANCE_FUTURES, COINBASE)")]
     Unsupported(String),
     #[error("replay: {0}")]
     Parse(#[from] ParseError),
+    #[error("replay: {0}")]
+    CoinbaseParse(#[from] coinbase::parse::ParseError),
+    #[error("replay: the recording has no products list (market/products)")]
+    NoProducts,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReplayStats {
     pub frames: u64,
     pub events: u64,
-    /// Snapshots the live client would have fetched: one per gap and per book after a
-    /// reconnect. Zero for a gap-free recording with one connection.
+    /// Snapshots the live client would have requested (fetched or resubscribed): one
+    /// per gap and per book after a reconnect. Zero for a gap-free single connection.
     pub snapshot_requests: u64,
     pub skipped_frames: u64,
 }
@@ -35,11 +40,80 @@ fn wire_of(url: &str) -> Option<String> {
 
 /// Replays `rec`; stops early if the receiver goes away.
 pub async fn replay(rec: &Recording, events: mpsc::Sender<Event>) -> Result<ReplayStats, ReplayError> {
-    let market = match rec.exchange.as_str() {
-        "BINANCE" => Market::Spot,
-        "BINANCE_FUTURES" => Market::Futures,
-        other => return Err(ReplayError::Unsupported(other.to_owned())),
-    };
+    match rec.exchange.as_str() {
+        "BINANCE" => replay_binance(rec, Market::Spot, events).await,
+        "BINANCE_FUTURES" => replay_binance(rec, Market::Futures, events).await,
+        "COINBASE" => replay_coinbase(rec, events).await,
+        other => Err(ReplayError::Unsupported(other.to_owned())),
+    }
+}
+
+async fn replay_coinbase(rec: &Recording, events: mpsc::Sender<Event>) -> Result<ReplayStats, ReplayError> {
+    use coinbase::session::{Output, Session};
+    let body = rec
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Recorded::Http { url, body, .. } if url.contains("market/products") => Some(body),
+            _ => None,
+        })
+        .ok_or(ReplayError::NoProducts)?;
+    let products = coinbase::parse::parse_products(body)?;
+    let mut books = BTreeSet::new();
+    for e in &rec.events {
+        if let Recorded::Send { data, .. } = e {
+            if let Ok(sub) = serde_json::from_str::<Subscription>(data) {
+                if sub.kind == "subscribe" && sub.channel == "level2" {
+                    books.extend(sub.product_ids);
+                }
+            }
+        }
+    }
+    let books: Vec<Arc<str>> = books.iter().filter_map(|p| products.get(p).cloned()).collect();
+    let mut session = Session::new(products, &books);
+    let mut stats = ReplayStats::default();
+    let mut out = Vec::new();
+    for ev in &rec.events {
+        match ev {
+            Recorded::Connect { ts_ns, .. } => session.on_connect(*ts_ns, &mut out),
+            Recorded::Recv { data, ts_ns } => {
+                stats.frames += 1;
+                if let Err(e) = session.on_frame(data, *ts_ns, &mut out) {
+                    stats.skipped_frames += 1;
+                    tracing::warn!("message skipped: {e}");
+                }
+            }
+            _ => {}
+        }
+        for o in out.drain(..) {
+            match o {
+                Output::Event(e) => {
+                    stats.events += 1;
+                    if events.send(e).await.is_err() {
+                        return Ok(stats);
+                    }
+                }
+                Output::Resubscribe(products) => stats.snapshot_requests += products.len() as u64,
+            }
+        }
+    }
+    Ok(stats)
+}
+
+#[derive(serde::Deserialize)]
+struct Subscription {
+    #[serde(rename = "type")]
+    kind: String,
+    channel: String,
+    #[serde(default)]
+    product_ids: Vec<String>,
+}
+
+async fn replay_binance(
+    rec: &Recording,
+    market: Market,
+    events: mpsc::Sender<Event>,
+) -> Result<ReplayStats, ReplayError> {
     let snapshot_wires: BTreeSet<String> = rec
         .events
         .iter()

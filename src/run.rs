@@ -5,8 +5,10 @@ use crate::config::{Config, ExchangeId, SinkConfig};
 use crate::net::{ConnectionFactory, TlsSetupError};
 use crate::record::writer::{RecordError, Recorder};
 use crate::sink;
-use crate::venues::binance::client::{BinanceAdapter, VenueError};
+use crate::venues::VenueError;
+use crate::venues::binance::client::BinanceAdapter;
 use crate::venues::binance::parse::Market;
+use crate::venues::coinbase::client::CoinbaseAdapter;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, watch};
@@ -59,12 +61,18 @@ pub async fn run(
     };
     let mut adapters = tokio::task::JoinSet::new();
     for (id, ex) in config.exchanges {
-        let market = match id {
-            ExchangeId::Binance => Market::Spot,
-            ExchangeId::BinanceFutures => Market::Futures,
+        let (events, stop) = (tx.clone(), shutdown.subscribe());
+        match id {
+            ExchangeId::Binance => {
+                adapters.spawn(BinanceAdapter::new(Market::Spot, ex, factory.clone()).run(events, stop))
+            }
+            ExchangeId::BinanceFutures => {
+                adapters.spawn(BinanceAdapter::new(Market::Futures, ex, factory.clone()).run(events, stop))
+            }
+            ExchangeId::Coinbase => {
+                adapters.spawn(CoinbaseAdapter::new(ex, factory.clone()).run(events, stop))
+            }
         };
-        let adapter = BinanceAdapter::new(market, ex, factory.clone());
-        adapters.spawn(adapter.run(tx.clone(), shutdown.subscribe()));
     }
     drop(tx);
     let mut first_error = None;

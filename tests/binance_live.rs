@@ -6,6 +6,7 @@ mod support;
 
 use feedhandler::book::L2Book;
 use feedhandler::model::Level;
+use feedhandler::sim::Playback;
 use feedhandler::sim::binance::Switches;
 use rust_decimal::Decimal;
 use serde_json::Value;

@@ -7,6 +7,7 @@ mod support;
 
 use feedhandler::config::ExchangeId;
 use feedhandler::net::{Cause, ConnectError, ConnectionFactory};
+use feedhandler::sim::Playback;
 use feedhandler::sim::binance::Switches;
 use std::sync::Arc;
 use support::proxies::{DANTE_USER, Proxy};

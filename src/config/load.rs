@@ -131,11 +131,12 @@ fn actual_kind(actual: &figment::error::Actual) -> &'static str {
     }
 }
 
-/// Binance's accepted snapshot depths.
+/// Accepted snapshot depths (Binance); Coinbase's snapshots are the whole book.
 fn allowed_depths(id: ExchangeId) -> &'static [u16] {
     match id {
         ExchangeId::Binance => &[5, 10, 20, 50, 100, 500, 1000, 5000],
         ExchangeId::BinanceFutures => &[5, 10, 20, 50, 100, 500, 1000],
+        ExchangeId::Coinbase => &[],
     }
 }
 
@@ -178,7 +179,12 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         }
         if let Some(d) = ex.depth_limit {
             let allowed = allowed_depths(*id);
-            if !allowed.contains(&d) {
+            if allowed.is_empty() {
+                problem(
+                    at("depth_limit"),
+                    format!("{id} has no depth limit (snapshots are the whole book)"),
+                );
+            } else if !allowed.contains(&d) {
                 problem(at("depth_limit"), format!("must be one of {allowed:?}"));
             }
         }

@@ -35,6 +35,7 @@ pub struct Config {
 pub enum ExchangeId {
     Binance,
     BinanceFutures,
+    Coinbase,
 }
 
 impl ExchangeId {
@@ -43,6 +44,7 @@ impl ExchangeId {
         match self {
             Self::Binance => "binance",
             Self::BinanceFutures => "binance_futures",
+            Self::Coinbase => "coinbase",
         }
     }
 }
@@ -53,6 +55,7 @@ impl ExchangeId {
         match self {
             Self::Binance => "BINANCE",
             Self::BinanceFutures => "BINANCE_FUTURES",
+            Self::Coinbase => "COINBASE",
         }
     }
 }

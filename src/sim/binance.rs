@@ -134,15 +134,6 @@ impl BinanceSim {
         }
     }
 
-    /// True once every recorded frame has been played.
-    pub fn finished(&self) -> bool {
-        self.lock().cursor >= self.frames.len()
-    }
-
-    pub fn connections(&self) -> u64 {
-        self.lock().connections
-    }
-
     pub fn frames_sent(&self) -> u64 {
         self.frames_sent.load(Ordering::Relaxed)
     }
@@ -338,5 +329,15 @@ impl Venue for BinanceSim {
 
     fn websocket(self: Arc<Self>, path: String, ws: ServerWs) -> BoxFuture<'static, ()> {
         Box::pin(self.stream(path, ws))
+    }
+}
+
+impl super::Playback for BinanceSim {
+    fn finished(&self) -> bool {
+        self.lock().cursor >= self.frames.len()
+    }
+
+    fn connections(&self) -> u64 {
+        self.lock().connections
     }
 }

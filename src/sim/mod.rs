@@ -3,4 +3,13 @@
 
 pub mod binance;
 pub mod cert;
+pub mod coinbase;
 pub mod server;
+
+/// A venue that plays a recording.
+pub trait Playback: server::Venue {
+    /// Every recorded message has been played.
+    fn finished(&self) -> bool;
+    /// WebSocket connections accepted so far.
+    fn connections(&self) -> u64;
+}

@@ -5,6 +5,7 @@
 pub mod proxies;
 
 use feedhandler::record::reader::{self, Recording};
+use feedhandler::sim::Playback;
 use feedhandler::sim::binance::{BinanceSim, Switches};
 use feedhandler::sim::cert::TestCa;
 use serde_json::Value;
@@ -35,28 +36,34 @@ pub fn recording(rel: &str) -> Recording {
 
 pub const BINANCE_CF: &str = "cryptofeed/BINANCE.jsonl";
 pub const SPOT_HFT: &str = "hftbacktest/binance_spot_btcusdt_20240808_head6000.gz";
+pub const COINBASE_CF: &str = "cryptofeed/COINBASE.jsonl";
 pub const USDM_HFT: &str = "hftbacktest/binance_usdm_btcusdt_20240808_head6000.gz";
 
 /// A local venue on 127.0.0.1 with TLS from a fresh test CA.
-pub struct LocalVenue {
+pub struct LocalVenue<S: Playback = BinanceSim> {
     pub addr: SocketAddr,
-    pub sim: Arc<BinanceSim>,
+    pub sim: Arc<S>,
     pub ca: TestCa,
     pub dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for LocalVenue {
+impl<S: Playback> Drop for LocalVenue<S> {
     fn drop(&mut self) {
         self.server.abort();
     }
 }
 
-impl LocalVenue {
+impl LocalVenue<BinanceSim> {
     pub async fn start(rec: &Recording, switches: Switches) -> Self {
+        Self::serve(Arc::new(BinanceSim::new(rec, switches))).await
+    }
+}
+
+impl<S: Playback> LocalVenue<S> {
+    pub async fn serve(sim: Arc<S>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ca = TestCa::generate(dir.path()).unwrap();
-        let sim = Arc::new(BinanceSim::new(rec, switches));
         let (addr, server) = feedhandler::sim::server::spawn(
             "127.0.0.1:0".parse().unwrap(),
             Some(ca.server_config().unwrap()),
@@ -124,27 +131,52 @@ pub struct Finished {
     pub stderr: String,
 }
 
-/// Runs `feedhandler run`, waits for the venue to finish playback, then sends SIGTERM.
-pub async fn run_until_played(
+/// Runs `feedhandler run` until the venue has played everything and the output has been
+/// quiet for `settle` (the client may lag behind the venue), then sends SIGTERM.
+pub async fn run_until_played<S: Playback>(
     mut cmd: tokio::process::Command,
-    venue: &LocalVenue,
+    venue: &LocalVenue<S>,
     settle: Duration,
 ) -> Finished {
-    let child = cmd.spawn().expect("feedhandler starts");
+    use tokio::io::AsyncReadExt;
+    let mut child = cmd.spawn().expect("feedhandler starts");
     let pid = child.id().unwrap() as i32;
-    let waiter = tokio::spawn(child.wait_with_output());
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    let reader = tokio::spawn(async move {
+        let (mut all, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+        while let Ok(n @ 1..) = stdout.read(&mut buf).await {
+            all.extend_from_slice(&buf[..n]);
+            counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        all
+    });
+    let errors = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all).await;
+        all
+    });
     venue.wait_finished(Duration::from_secs(60)).await;
-    tokio::time::sleep(settle).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = usize::MAX;
+    while tokio::time::Instant::now() < deadline {
+        let now = received.load(std::sync::atomic::Ordering::Relaxed);
+        if now == seen {
+            break;
+        }
+        seen = now;
+        tokio::time::sleep(settle).await;
+    }
     unsafe_kill(pid, "TERM");
-    let out = tokio::time::timeout(Duration::from_secs(20), waiter)
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("exits after SIGTERM")
-        .unwrap()
         .unwrap();
     Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        status,
+        stdout: String::from_utf8_lossy(&reader.await.unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&errors.await.unwrap()).into_owned(),
     }
 }
 

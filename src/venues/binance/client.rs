@@ -6,8 +6,9 @@ use super::parse::{self, Instruments, Market};
 use super::session::{Output, Session};
 use crate::config::{Channel, ExchangeConfig, TradeStream};
 use crate::model::Event;
-use crate::net::{ConnectError, ConnectionFactory, Fetched, HttpClient, WsError};
+use crate::net::{ConnectError, ConnectionFactory, Fetched, HttpClient};
 use crate::venues::backoff::{Backoff, WeightBudget};
+use crate::venues::{VenueError, endpoint, stopped};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,30 +75,6 @@ impl Market {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum VenueError {
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Ws(#[from] WsError),
-    #[error("{exchange}: {source}")]
-    Parse {
-        exchange: &'static str,
-        source: parse::ParseError,
-    },
-    #[error("{exchange}: unknown symbols {symbols:?} (not listed by exchangeInfo)")]
-    UnknownSymbols {
-        exchange: &'static str,
-        symbols: Vec<String>,
-    },
-    #[error("{exchange}: URL {url}: {reason}")]
-    Url {
-        exchange: &'static str,
-        url: String,
-        reason: String,
-    },
-}
-
 pub struct BinanceAdapter {
     market: Market,
     config: ExchangeConfig,
@@ -130,16 +107,6 @@ impl BinanceAdapter {
         }
     }
 
-    fn url(&self, configured: Option<&Url>, default: &str, path: &str) -> Result<Url, VenueError> {
-        let base = configured.map_or(default, Url::as_str).trim_end_matches('/');
-        let text = format!("{base}{path}");
-        Url::parse(&text).map_err(|e| VenueError::Url {
-            exchange: self.market.exchange().as_str(),
-            url: text,
-            reason: e.to_string(),
-        })
-    }
-
     /// Streams until `shutdown` turns true. Fails only on start-up errors.
     pub async fn run(
         self,
@@ -149,30 +116,38 @@ impl BinanceAdapter {
         let market = self.market;
         let exchange = market.exchange();
         let http = self.factory.http(exchange);
-        let rest_url = self.url(self.config.rest_url.as_ref(), market.default_rest_url(), "")?;
-        let info_url = self.url(
+        let rest_url = endpoint(
+            exchange,
+            self.config.rest_url.as_ref(),
+            market.default_rest_url(),
+            "",
+        )?;
+        let info_url = endpoint(
+            exchange,
             Some(&rest_url),
             "",
             &format!("{}/exchangeInfo", market.api_prefix()),
         )?;
         let body = http.get_text(&info_url).await?;
         let all = parse::parse_instruments(market, &body).map_err(|source| VenueError::Parse {
-            exchange: exchange.as_str(),
-            source,
+            exchange,
+            source: Box::new(source),
         })?;
         let instruments = all
             .select(&self.config.symbols)
-            .map_err(|symbols| VenueError::UnknownSymbols {
-                exchange: exchange.as_str(),
-                symbols,
-            })?;
+            .map_err(|symbols| VenueError::UnknownSymbols { exchange, symbols })?;
         tracing::info!(%exchange, symbols = self.config.symbols.len(), "instruments loaded");
 
         let shared = Arc::new(Shared {
             market,
             factory: self.factory.clone(),
             http,
-            ws_url: self.url(self.config.ws_url.as_ref(), market.default_ws_url(), "/stream")?,
+            ws_url: endpoint(
+                exchange,
+                self.config.ws_url.as_ref(),
+                market.default_ws_url(),
+                "/stream",
+            )?,
             rest_url,
             depth_limit: self.config.depth_limit.unwrap_or(1000),
             budget: WeightBudget::new(market.snapshot_weight_per_minute()),
@@ -367,9 +342,4 @@ async fn fetch_snapshot(
         Err(e) => return tracing::error!("snapshot URL for {symbol}: {e}"),
     };
     let _ = tx.send((symbol, result)).await;
-}
-
-/// Resolves when shutdown has been requested.
-pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

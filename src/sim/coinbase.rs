@@ -1,0 +1,329 @@
+//! A local Coinbase Advanced Trade playing a recording: the products list over REST,
+//! and on the WebSocket the recorded `l2_data`, `market_trades` and `heartbeats`
+//! messages for what the client subscribed to, numbered per connection as Coinbase does.
+//! Subscribing after the recorded snapshots were played yields snapshots of the venue's
+//! current state (kept from the messages played). Switches drop connections and skip a
+//! `sequence_num`.
+
+use super::server::{HttpReply, ServerWs, Venue};
+use crate::book::L2Book;
+use crate::record::reader::{Recorded, Recording};
+use crate::venues::coinbase::messages::{L2Event, Message, TradesEvent};
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// Faults to inject.
+#[derive(Debug, Clone, Default)]
+pub struct Switches {
+    /// Close each connection after sending this many recorded messages.
+    pub drop_after_frames: Option<u64>,
+    /// Skip one `sequence_num` after the n-th (0-based) message of the first connection.
+    pub skip_sequence_after: Option<u64>,
+}
+
+/// Trades kept for the `market_trades` snapshot a subscription gets.
+const SNAPSHOT_TRADES: usize = 50;
+/// Subscriptions arriving within this quiet period are all in place before playback.
+const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
+
+struct Frame {
+    channel: String,
+    text: String,
+}
+
+#[derive(Default)]
+struct State {
+    cursor: usize,
+    connections: u64,
+    books: HashMap<String, L2Book>,
+    trades: HashMap<String, Vec<Value>>,
+    timestamp: String,
+}
+
+pub struct CoinbaseSim {
+    products: String,
+    frames: Vec<Frame>,
+    switches: Switches,
+    state: Mutex<State>,
+    http_requests: AtomicU64,
+}
+
+fn channel_of(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v["channel"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Replaces the message's `sequence_num` with `n`.
+fn renumber(text: &str, n: u64) -> String {
+    let key = "\"sequence_num\":";
+    let Some(start) = text.find(key).map(|i| i + key.len()) else {
+        return text.to_owned();
+    };
+    let end = text[start..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(text.len(), |e| start + e);
+    format!("{}{n}{}", &text[..start], &text[end..])
+}
+
+impl CoinbaseSim {
+    pub fn new(rec: &Recording, switches: Switches) -> Self {
+        let mut products = String::from(r#"{"products":[]}"#);
+        let mut frames = Vec::new();
+        for ev in &rec.events {
+            match ev {
+                Recorded::Http { url, body, .. } if url.contains("market/products") => {
+                    products = body.clone()
+                }
+                Recorded::Recv { data, .. } => frames.push(Frame {
+                    channel: channel_of(data),
+                    text: data.clone(),
+                }),
+                _ => {}
+            }
+        }
+        Self {
+            products,
+            frames,
+            switches,
+            state: Mutex::new(State::default()),
+            http_requests: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn http_requests(&self) -> u64 {
+        self.http_requests.load(Ordering::Relaxed)
+    }
+
+    /// The venue's current book of a product (for test checks).
+    pub fn book(&self, product: &str) -> Option<L2Book> {
+        self.lock().books.get(product).cloned()
+    }
+
+    /// Keeps the venue's state: books from `l2_data`, recent trades from `market_trades`.
+    fn advance(st: &mut State, frame: &Frame) {
+        if let Ok(v) = serde_json::from_str::<Value>(&frame.text) {
+            if let Some(ts) = v["timestamp"].as_str() {
+                st.timestamp = ts.to_owned();
+            }
+        }
+        match frame.channel.as_str() {
+            "l2_data" => {
+                let Ok(msg) = serde_json::from_str::<Message<L2Event>>(&frame.text) else {
+                    return;
+                };
+                for ev in msg.events {
+                    let book = st.books.entry(ev.product_id.to_string()).or_default();
+                    let (bids, asks): (Vec<_>, Vec<_>) = ev.updates.iter().partition(|u| u.side == "bid");
+                    let levels = |us: Vec<&crate::venues::coinbase::messages::L2Update>| {
+                        us.iter()
+                            .map(|u| (u.price_level.0, u.new_quantity.0))
+                            .collect::<Vec<_>>()
+                    };
+                    if ev.kind == "snapshot" {
+                        book.reset(&levels(bids), &levels(asks));
+                    } else {
+                        book.apply(&levels(bids), &levels(asks));
+                    }
+                }
+            }
+            "market_trades" => {
+                let Ok(msg) = serde_json::from_str::<Message<TradesEvent>>(&frame.text) else {
+                    return;
+                };
+                for ev in msg.events {
+                    for t in ev.trades.iter().rev() {
+                        let trades = st.trades.entry(t.product_id.to_string()).or_default();
+                        if trades.iter().all(|k| k["trade_id"] != t.trade_id.as_ref()) {
+                            trades.push(json!({"product_id": t.product_id, "trade_id": t.trade_id,
+                                "price": t.price.0.to_string(), "size": t.size.0.to_string(), "time": t.time, "side": t.side}));
+                        }
+                        if trades.len() > SNAPSHOT_TRADES {
+                            trades.remove(0);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Snapshots a subscription gets once the recorded ones have been played.
+    fn snapshots(&self, channel: &str, products: &[String]) -> Vec<Value> {
+        let st = self.lock();
+        let level = |(p, s): crate::model::Level, side: &str| json!({"side": side, "price_level": p.to_string(), "new_quantity": s.to_string()});
+        let mut out = Vec::new();
+        for p in products {
+            match channel {
+                "level2" => {
+                    if let Some(book) = st.books.get(p) {
+                        let updates: Vec<Value> = book
+                            .bids()
+                            .map(|l| level(l, "bid"))
+                            .chain(book.asks().map(|l| level(l, "offer")))
+                            .collect();
+                        out.push(
+                            json!({"channel": "l2_data", "timestamp": st.timestamp, "sequence_num": 0,
+                            "events": [{"type": "snapshot", "product_id": p, "updates": updates}]}),
+                        );
+                    }
+                }
+                "market_trades" => {
+                    if let Some(trades) = st.trades.get(p).filter(|t| !t.is_empty()) {
+                        let newest_first: Vec<Value> = trades.iter().rev().cloned().collect();
+                        out.push(
+                            json!({"channel": "market_trades", "timestamp": st.timestamp, "sequence_num": 0,
+                            "events": [{"type": "snapshot", "trades": newest_first}]}),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    async fn stream(self: Arc<Self>, mut ws: ServerWs) {
+        let connection = {
+            let mut st = self.lock();
+            st.connections += 1;
+            st.connections
+        };
+        let mut subscribed: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+        let mut sequence = 0u64;
+        let mut sent_here = 0u64;
+        let mut settled = false;
+        loop {
+            let msg = if settled {
+                ws.next().now_or_never().flatten()
+            } else if subscribed.is_empty() {
+                ws.next().await
+            } else {
+                match tokio::time::timeout(SUBSCRIBE_SETTLE, ws.next()).await {
+                    Ok(m) => m,
+                    Err(_) => {
+                        settled = true;
+                        continue;
+                    }
+                }
+            };
+            match msg {
+                Some(Ok(WsMessage::Text(t))) => {
+                    let Ok(req) = serde_json::from_str::<Value>(&t) else {
+                        continue;
+                    };
+                    let channel = req["channel"].as_str().unwrap_or_default().to_owned();
+                    let products: Vec<String> = req["product_ids"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p.as_str().map(str::to_owned))
+                        .collect();
+                    let set = subscribed.entry(channel.clone()).or_default();
+                    if req["type"] == "unsubscribe" {
+                        products.iter().for_each(|p| {
+                            set.remove(p);
+                        });
+                        continue;
+                    }
+                    set.extend(products.iter().cloned());
+                    let confirm = json!({"channel": "subscriptions", "timestamp": self.lock().timestamp, "sequence_num": 0,
+                        "events": [{"subscriptions": subscribed.iter().map(|(c, ps)| (c.clone(), ps.iter().cloned().collect::<Vec<_>>())).collect::<BTreeMap<_, _>>()}]});
+                    let mut replies = vec![confirm];
+                    replies.extend(self.snapshots(&channel, &products));
+                    for r in replies {
+                        if ws
+                            .send(WsMessage::text(renumber(&r.to_string(), sequence)))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        sequence += 1;
+                    }
+                    continue;
+                }
+                Some(Ok(WsMessage::Close(_)) | Err(_)) => return,
+                Some(Ok(_)) => continue,
+                None if !settled => return,
+                None => {}
+            }
+            if self.switches.drop_after_frames.is_some_and(|n| sent_here >= n) {
+                return;
+            }
+            let next = {
+                let mut st = self.lock();
+                match self.frames.get(st.cursor) {
+                    None => None,
+                    Some(frame) => {
+                        st.cursor += 1;
+                        Self::advance(&mut st, frame);
+                        let wanted = match frame.channel.as_str() {
+                            "l2_data" => Some("level2"),
+                            "market_trades" => Some("market_trades"),
+                            "heartbeats" => Some("heartbeats"),
+                            _ => None,
+                        };
+                        let wanted = wanted.and_then(|c| subscribed.get(c)).is_some_and(|ps| {
+                            frame.channel == "heartbeats"
+                                || ps
+                                    .iter()
+                                    .any(|p| frame.text.contains(&format!("\"product_id\":\"{p}\"")))
+                        });
+                        Some(wanted.then(|| frame.text.clone()))
+                    }
+                }
+            };
+            match next {
+                Some(Some(text)) => {
+                    if ws.send(WsMessage::text(renumber(&text, sequence))).await.is_err() {
+                        return;
+                    }
+                    sequence += 1;
+                    if connection == 1 && self.switches.skip_sequence_after == Some(sent_here) {
+                        sequence += 1;
+                    }
+                    sent_here += 1;
+                }
+                Some(None) => {}
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+impl Venue for CoinbaseSim {
+    fn http(&self, path: &str) -> HttpReply {
+        self.http_requests.fetch_add(1, Ordering::Relaxed);
+        if path.contains("/market/products") {
+            HttpReply::ok(self.products.clone())
+        } else {
+            HttpReply::not_found()
+        }
+    }
+
+    fn websocket(self: Arc<Self>, _path: String, ws: ServerWs) -> BoxFuture<'static, ()> {
+        Box::pin(self.stream(ws))
+    }
+}
+
+impl super::Playback for CoinbaseSim {
+    fn finished(&self) -> bool {
+        self.lock().cursor >= self.frames.len()
+    }
+
+    fn connections(&self) -> u64 {
+        self.lock().connections
+    }
+}

@@ -1,0 +1,7 @@
+//! Coinbase Advanced Trade (`coinbase`): public `level2`, `market_trades` and
+//! `heartbeats` channels; no API keys needed.
+
+pub mod client;
+pub mod messages;
+pub mod parse;
+pub mod session;
