@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cargo bench --locked --bench binance -- --warm-up-time 1 --measurement-time 3
+cargo bench --locked --bench binance --bench coinbase -- --warm-up-time 1 --measurement-time 3
 cargo build --release --locked --quiet
 
 capture=fixtures/binance_spot_btcusdt_20240808_head6000.gz

@@ -24,6 +24,7 @@ struct ProductBook {
     synced: bool,
 }
 
+#[derive(Clone)]
 pub struct Session {
     products: Products,
     books: FxHashMap<Arc<str>, ProductBook>,
