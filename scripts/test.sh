@@ -17,5 +17,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== docker-compose config (the stack cannot start here: no container engine)"
+docker-compose -f docker-compose.yml config --quiet
 echo "== cargo test"
 cargo test --all-targets --locked

@@ -38,6 +38,9 @@ enum Command {
     Replay {
         /// The recording file.
         file: PathBuf,
+        /// Take the sink from this configuration (stdout when absent).
+        #[arg(long, short, env = "FEEDHANDLER_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Serve a Binance or Coinbase recording as a local venue (REST + WebSocket) on
     /// loopback, for the offline demo and tests. Prints the URLs for `ws_url` / `rest_url`.
@@ -79,7 +82,13 @@ fn main() -> ExitCode {
             print!("{}", feedhandler::plan::describe(&cfg));
             ExitCode::SUCCESS
         }
-        Command::Replay { file } => exit(runtime().and_then(|rt| rt.block_on(replay(file)))),
+        Command::Replay { file, config } => {
+            let sink = match config.as_deref().map(load).transpose() {
+                Ok(cfg) => cfg.map(|c| c.sink).unwrap_or_default(),
+                Err(code) => return code,
+            };
+            exit(runtime().and_then(|rt| rt.block_on(replay(file, sink))))
+        }
         Command::Simulate {
             recording,
             listen,
@@ -105,10 +114,10 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-async fn replay(file: PathBuf) -> anyhow::Result<()> {
+async fn replay(file: PathBuf, sink: feedhandler::config::SinkConfig) -> anyhow::Result<()> {
     let rec = feedhandler::record::reader::read(&file)?;
-    let (tx, rx) = tokio::sync::mpsc::channel(feedhandler::sink::EVENT_QUEUE_CAPACITY);
-    let sink = tokio::spawn(feedhandler::sink::stdout::run(rx, tokio::io::stdout()));
+    let (tx, rx) = tokio::sync::mpsc::channel(feedhandler::sink::queue_capacity(&sink));
+    let sink = tokio::spawn(feedhandler::run::drain(sink, rx, on_signal()));
     let stats = feedhandler::replay::replay(&rec, tx).await?;
     sink.await??;
     tracing::info!(
@@ -171,16 +180,27 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn run(cfg: feedhandler::config::Config, record: Option<PathBuf>) -> anyhow::Result<()> {
     let (shutdown, _) = tokio::sync::watch::channel(false);
-    let signals = shutdown.clone();
+    signal_into(shutdown.clone());
+    feedhandler::run::run(cfg, record.as_deref(), shutdown).await?;
+    Ok(())
+}
+
+/// Sets `shutdown` on SIGINT or SIGTERM.
+fn signal_into(shutdown: tokio::sync::watch::Sender<bool>) {
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
             _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         }
-        signals.send_replace(true);
+        shutdown.send_replace(true);
         Ok::<_, std::io::Error>(())
     });
-    feedhandler::run::run(cfg, record.as_deref(), shutdown).await?;
-    Ok(())
+}
+
+/// A receiver that turns true on SIGINT or SIGTERM.
+fn on_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    signal_into(tx);
+    rx
 }

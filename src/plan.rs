@@ -17,7 +17,23 @@ pub fn describe(config: &Config) -> String {
     let resolver = StaticResolver::new(&config.proxy);
     let mut out = String::new();
     let sink = match &config.sink {
-        SinkConfig::Stdout => "stdout (JSON lines)".to_owned(),
+        SinkConfig::Stdout(_) => "stdout (JSON lines)".to_owned(),
+        SinkConfig::Kafka(k) => {
+            let properties: Vec<String> = k.properties.keys().map(|key| format!("{key}=***")).collect();
+            format!(
+                "kafka {} topic {} (queue {} events, on full: {:?}, flush deadline {} ms){}",
+                k.bootstrap_servers,
+                k.topic,
+                k.queue_capacity,
+                k.on_full,
+                k.flush_timeout_ms,
+                if properties.is_empty() {
+                    String::new()
+                } else {
+                    format!(", properties: {}", properties.join(" "))
+                }
+            )
+        }
     };
     let _ = writeln!(out, "sink: {sink}");
     if !config.proxy.enabled {

@@ -2,6 +2,7 @@
 //! per exchange → bounded event queue → sink; stops cleanly when shutdown is signalled.
 
 use crate::config::{Config, ExchangeId, SinkConfig};
+use crate::model::Event;
 use crate::net::{ConnectionFactory, TlsSetupError};
 use crate::record::writer::{RecordError, Recorder};
 use crate::sink;
@@ -23,6 +24,10 @@ pub enum RunError {
     Sink(#[from] std::io::Error),
     #[error(transparent)]
     Record(#[from] RecordError),
+    #[error(transparent)]
+    Kafka(#[from] sink::kafka::KafkaSinkError),
+    #[error("{0} events were not delivered (see the sink summary above)")]
+    Lost(u64),
 }
 
 /// `--record FILE`: one exchange records to FILE; several to `FILE` with the exchange
@@ -55,10 +60,8 @@ pub async fn run(
         }
     }
     let factory = ConnectionFactory::recording(&config, recorders.clone())?;
-    let (tx, rx) = mpsc::channel(sink::EVENT_QUEUE_CAPACITY);
-    let sink_task = match config.sink {
-        SinkConfig::Stdout => tokio::spawn(sink::stdout::run(rx, tokio::io::stdout())),
-    };
+    let (tx, rx) = mpsc::channel(sink::queue_capacity(&config.sink));
+    let sink_task = tokio::spawn(drain(config.sink.clone(), rx, shutdown.subscribe()));
     let mut adapters = tokio::task::JoinSet::new();
     for (id, ex) in config.exchanges {
         let (events, stop) = (tx.clone(), shutdown.subscribe());
@@ -86,7 +89,29 @@ pub async fn run(
     for recorder in recorders.values() {
         recorder.flush().await?;
     }
-    let written = sink_task.await.map_err(std::io::Error::other)??;
-    tracing::info!(events = written, "stopped");
+    sink_task.await.map_err(std::io::Error::other)??;
+    tracing::info!("stopped");
     first_error.map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// Runs the configured sink until the queue closes; fails if events were lost.
+pub async fn drain(
+    sink: SinkConfig,
+    events: mpsc::Receiver<Event>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), RunError> {
+    match sink {
+        SinkConfig::Stdout(_) => {
+            let written = sink::stdout::run(events, tokio::io::stdout()).await?;
+            tracing::info!(events = written, "stdout sink done");
+            Ok(())
+        }
+        SinkConfig::Kafka(cfg) => {
+            let report = sink::kafka::run(cfg, events, shutdown).await?;
+            match report.failed + report.dropped + report.undelivered {
+                0 => Ok(()),
+                lost => Err(RunError::Lost(lost)),
+            }
+        }
+    }
 }

@@ -272,3 +272,26 @@ async fn example_configurations_pass_check() {
     }
     assert!(checked >= 3, "config/ holds the examples");
 }
+
+#[tokio::test]
+async fn the_config_docker_compose_mounts_passes_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
+    let mount = compose
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("- ./")?
+                .strip_suffix(":/etc/feedhandler/feedhandler.yaml:ro")
+        })
+        .expect("docker-compose.yml mounts a config at /etc/feedhandler/feedhandler.yaml");
+    let path = root.join(mount);
+    let out = command(&["check", "--config", path.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("sink: kafka kafka:9092"), "{stdout}");
+    assert!(stdout.contains("websocket: socks5h://proxy:1080"), "{stdout}");
+}

@@ -56,11 +56,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.into(),
         source,
     })?;
-    let figment = Figment::new().merge(Yaml::file_exact(path)).merge(
-        Env::prefixed(ENV_PREFIX)
-            .split("__")
-            .filter(|k| !CLI_ENV_KEYS.contains(&k.as_str())),
-    );
+    let figment = Figment::new()
+        .merge(Yaml::file_exact(path))
+        .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&CLI_ENV_KEYS));
     let config: Config = figment
         .extract()
         .map_err(|e| ConfigError::Invalid(e.into_iter().map(problem_from_figment).collect()))?;
@@ -94,8 +92,9 @@ fn problem_from_figment(e: figment::Error) -> Problem {
             format!("expected {expected}, found {}", actual_kind(actual))
         }
         Kind::InvalidValue(actual, expected) => {
-            format!("invalid {}: expected {expected}", actual_kind(actual))
+            format!("expected {expected}, found {}", actual_kind(actual))
         }
+        Kind::UnknownField(field, []) => format!("unknown key `{field}`; this takes no other keys"),
         Kind::UnknownField(field, expected) => {
             format!("unknown key `{field}`; expected one of: {}", expected.join(", "))
         }
@@ -147,6 +146,34 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         let origin = origin(figment.find_metadata(&key), &path);
         problems.push(Problem { key, origin, reason });
     };
+    if let super::SinkConfig::Kafka(k) = &config.sink {
+        if k.bootstrap_servers.trim().is_empty() {
+            problem(
+                "sink.bootstrap_servers".into(),
+                "must name at least one host:port".into(),
+            );
+        }
+        if let Err(reason) = crate::sink::topic::TopicTemplate::parse(&k.topic) {
+            problem("sink.topic".into(), reason);
+        }
+        if k.queue_capacity == 0 {
+            problem("sink.queue_capacity".into(), "must be at least 1".into());
+        }
+        if k.properties.contains_key("bootstrap.servers") {
+            problem(
+                "sink.properties".into(),
+                "set sink.bootstrap_servers, not bootstrap.servers".into(),
+            );
+        }
+    }
+    if let Some(path) = &config.tls.ca_file {
+        if !path.is_file() {
+            problem(
+                "tls.ca_file".into(),
+                format!("{} is not a readable file", path.display()),
+            );
+        }
+    }
     if config.exchanges.is_empty() {
         problem(
             "exchanges".into(),
@@ -166,6 +193,11 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         }
         if ex.channels.is_empty() {
             problem(at("channels"), "at least one channel is required".into());
+        }
+        for (i, c) in ex.channels.iter().enumerate() {
+            if ex.channels[..i].contains(c) {
+                problem(at("channels"), format!("channel {} is listed twice", c.as_str()));
+            }
         }
         if let Some(u) = &ex.ws_url {
             if !matches!(u.scheme(), "ws" | "wss") {

@@ -97,9 +97,9 @@ impl Default for ProxyConfig {
 #[serde(deny_unknown_fields)]
 pub struct KindProxies {
     #[serde(default, alias = "rest")]
-    pub http: Option<ProxyEndpoint>,
+    pub http: Option<ProxySetting>,
     #[serde(default)]
-    pub websocket: Option<ProxyEndpoint>,
+    pub websocket: Option<ProxySetting>,
 }
 
 /// One proxy: `{url, timeout_seconds}` or a bare URL string.
@@ -132,27 +132,47 @@ impl TryFrom<i64> for TimeoutSeconds {
     }
 }
 
-impl<'de> Deserialize<'de> for ProxyEndpoint {
+/// A connection kind's setting: a proxy, or `direct` (an exchange that must not use the
+/// default proxy).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProxySetting {
+    Direct,
+    Via(ProxyEndpoint),
+}
+
+impl ProxySetting {
+    pub fn endpoint(&self) -> Option<&ProxyEndpoint> {
+        match self {
+            Self::Direct => None,
+            Self::Via(e) => Some(e),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ProxySetting {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = ProxyEndpoint;
+            type Value = ProxySetting;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a proxy URL or {url, timeout_seconds}")
+                f.write_str("a proxy URL, {url, timeout_seconds}, or `direct`")
             }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ProxyEndpoint, E> {
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ProxySetting, E> {
+                if s == "direct" {
+                    return Ok(ProxySetting::Direct);
+                }
                 let url = ProxyUrl::try_from(s.to_owned()).map_err(E::custom)?;
-                Ok(ProxyEndpoint {
+                Ok(ProxySetting::Via(ProxyEndpoint {
                     url,
                     timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
-                })
+                }))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ProxyEndpoint, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ProxySetting, A::Error> {
                 let full = ProxyEndpointFull::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(ProxyEndpoint {
+                Ok(ProxySetting::Via(ProxyEndpoint {
                     url: full.url,
                     timeout_seconds: full.timeout_seconds.map_or(DEFAULT_TIMEOUT_SECONDS, |t| t.0),
-                })
+                }))
             }
         }
         d.deserialize_any(V)
@@ -176,6 +196,14 @@ impl Channel {
     }
 }
 
+/// A venue endpoint URL; the error does not repeat the value (it may hold credentials).
+fn endpoint_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<url::Url>, D::Error> {
+    let text = String::deserialize(d)?;
+    url::Url::parse(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("invalid URL: {e}")))
+}
+
 /// Which Binance stream carries trades.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,10 +220,10 @@ pub struct ExchangeConfig {
     pub symbols: Vec<String>,
     pub channels: Vec<Channel>,
     /// WebSocket base URL; the venue's public endpoint when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "endpoint_url")]
     pub ws_url: Option<url::Url>,
     /// REST base URL; the venue's public endpoint when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "endpoint_url")]
     pub rest_url: Option<url::Url>,
     /// Binance: `trade` (default) or `agg_trade`.
     #[serde(default)]
@@ -206,12 +234,70 @@ pub struct ExchangeConfig {
 }
 
 /// `sink:` — where normalized events go.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SinkConfig {
     /// JSON lines on standard output.
+    Stdout(StdoutSink),
+    /// A Kafka topic per template; the value is the stdout JSON line.
+    Kafka(KafkaConfig),
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        Self::Stdout(StdoutSink::default())
+    }
+}
+
+/// `sink: {kind: stdout}` takes no other keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutSink {}
+
+/// What the Kafka sink does when its queue is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFull {
+    /// Adapters wait: nothing is lost, market data is delayed.
     #[default]
-    Stdout,
+    Block,
+    /// The oldest queued event is dropped and counted.
+    DropOldest,
+}
+
+/// `sink: {kind: kafka, …}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `host:port[,host:port…]`.
+    pub bootstrap_servers: String,
+    /// Topic template; `{type}` (trade, book, book_status), `{exchange}`, `{symbol}`.
+    #[serde(default = "default_topic")]
+    pub topic: String,
+    /// librdkafka properties passed through (security, SASL, SSL, tuning). Values are
+    /// never printed: they may be secrets.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// Events held in memory while the broker is slow or away.
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+    #[serde(default)]
+    pub on_full: OnFull,
+    /// At shutdown, how long in-flight messages may take to be delivered.
+    #[serde(default = "default_flush_timeout_ms")]
+    pub flush_timeout_ms: u64,
+}
+
+fn default_topic() -> String {
+    "{type}.{exchange}".to_owned()
+}
+
+fn default_queue_capacity() -> usize {
+    65_536
+}
+
+fn default_flush_timeout_ms() -> u64 {
+    10_000
 }
 
 /// `tls:` — trust settings for every TLS connection (exchange and https proxies).

@@ -102,7 +102,12 @@ impl ProxyUrl {
     /// `scheme://***:***@host:port` when credentials are set, else `scheme://host:port`.
     pub fn masked(&self) -> String {
         match self.credentials {
-            Some(_) => format!("{}://***:***@{}:{}", self.scheme.as_str(), self.host, self.port),
+            Some(_) => format!(
+                "{}://***:***@{}:{}",
+                self.scheme.as_str(),
+                self.host_for_url(),
+                self.port
+            ),
             None => self.to_string(),
         }
     }

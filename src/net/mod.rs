@@ -51,7 +51,7 @@ impl ConnectionFactory {
                 .values()
                 .flat_map(|k| k.http.iter().chain(&k.websocket)),
         );
-        let redactor = Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref()));
+        let redactor = Redactor::new(endpoints.filter_map(|s| s.endpoint()?.url.credentials.as_ref()));
         Self::new(
             Arc::new(StaticResolver::new(p)),
             config.tls.ca_file.as_deref(),

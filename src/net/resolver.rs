@@ -3,7 +3,9 @@
 //! outcome back, so pools with failover, regional rules or an external proxy service can
 //! replace [`StaticResolver`] without touching adapters.
 
-use crate::config::{DEFAULT_TIMEOUT_SECONDS, ExchangeId, KindProxies, ProxyConfig, ProxyEndpoint};
+use crate::config::{
+    DEFAULT_TIMEOUT_SECONDS, ExchangeId, KindProxies, ProxyConfig, ProxyEndpoint, ProxySetting,
+};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -82,7 +84,7 @@ impl StaticResolver {
     }
 }
 
-fn for_kind(p: &KindProxies, kind: ConnKind) -> Option<&ProxyEndpoint> {
+fn for_kind(p: &KindProxies, kind: ConnKind) -> Option<&ProxySetting> {
     match kind {
         ConnKind::Http => p.http.as_ref(),
         ConnKind::Websocket => p.websocket.as_ref(),
@@ -98,6 +100,7 @@ impl ProxyResolver for StaticResolver {
             .get(&exchange)
             .and_then(|p| for_kind(p, kind))
             .or_else(|| for_kind(&self.default, kind))
+            .and_then(ProxySetting::endpoint)
             .map_or(Route::Direct, |p| Route::Proxy(p.clone()))
     }
 
@@ -111,11 +114,11 @@ mod tests {
     use super::*;
     use crate::config::ProxyUrl;
 
-    fn endpoint(url: &str) -> Option<ProxyEndpoint> {
-        Some(ProxyEndpoint {
+    fn endpoint(url: &str) -> Option<ProxySetting> {
+        Some(ProxySetting::Via(ProxyEndpoint {
             url: ProxyUrl::try_from(url.to_owned()).unwrap(),
             timeout_seconds: 30,
-        })
+        }))
     }
 
     fn resolver(enabled: bool) -> StaticResolver {
@@ -151,6 +154,25 @@ mod tests {
         );
         assert_eq!(
             pick(ExchangeId::BinanceFutures, ConnKind::Http),
+            "socks5h://default:1080"
+        );
+    }
+
+    #[test]
+    fn an_exchange_can_opt_out_of_the_default_proxy() {
+        let mut config = ProxyConfig::default();
+        config.default.websocket = endpoint("socks5h://default:1080");
+        config.exchanges.insert(
+            ExchangeId::Coinbase,
+            KindProxies {
+                http: None,
+                websocket: Some(ProxySetting::Direct),
+            },
+        );
+        let r = StaticResolver::new(&config);
+        assert_eq!(r.pick(ExchangeId::Coinbase, ConnKind::Websocket), Route::Direct);
+        assert_eq!(
+            r.pick(ExchangeId::Binance, ConnKind::Websocket).to_string(),
             "socks5h://default:1080"
         );
     }

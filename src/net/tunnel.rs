@@ -187,7 +187,8 @@ async fn connect_tunnel<S: AsyncRead + AsyncWrite + Unpin>(
         .unwrap_or(0);
     match status {
         200..=299 => Ok(stream),
-        407 => Err(Cause::ProxyAuth(status_line)),
+        // 401 is what some proxies (tinyproxy) answer to wrong credentials.
+        401 | 407 => Err(Cause::ProxyAuth(status_line)),
         _ => Err(Cause::ProxyRefused(format!("CONNECT answered {status_line:?}"))),
     }
 }

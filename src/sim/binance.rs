@@ -25,6 +25,8 @@ pub struct Switches {
     pub skip_depth_frame: Option<(String, usize)>,
     /// Frames replayed again after a reconnect (an overlap the client must de-duplicate).
     pub rewind_on_reconnect: usize,
+    /// Pause between frames sent (playback as fast as the client reads when absent).
+    pub frame_interval: Option<Duration>,
 }
 
 struct Frame {
@@ -274,6 +276,9 @@ impl BinanceSim {
                     }
                     sent_here += 1;
                     self.frames_sent.fetch_add(1, Ordering::Relaxed);
+                    if let Some(pause) = self.switches.frame_interval {
+                        tokio::time::sleep(pause).await;
+                    }
                 }
                 Next::Skip => {}
                 Next::Wait => tokio::time::sleep(Duration::from_millis(5)).await,

@@ -2,6 +2,7 @@
 //! as a child process, and comparison of its JSON-lines output.
 #![allow(dead_code)]
 
+pub mod kafka;
 pub mod proxies;
 
 use feedhandler::record::reader::{self, Recording};

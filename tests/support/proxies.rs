@@ -42,7 +42,7 @@ pub fn free_port() -> u16 {
 }
 
 #[allow(clippy::disallowed_methods)] // readiness probe of a local test server
-async fn wait_port(port: u16, what: &str, log: &Path) {
+pub async fn wait_port(port: u16, what: &str, log: &Path) {
     for _ in 0..500 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
             return;

@@ -331,7 +331,7 @@ async fn fetch_snapshot(
         shared.market.api_prefix(),
         shared.depth_limit
     );
-    let result = match shared.rest_url.join(&path) {
+    let result = match endpoint(shared.market.exchange(), Some(&shared.rest_url), "", &path) {
         Ok(url) => {
             shared
                 .budget
