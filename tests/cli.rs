@@ -120,6 +120,34 @@ async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential()
             vec![("FEEDHANDLER_SINK__KIND", "kafkaa")],
             "unknown value `kafkaa`",
         ),
+        (
+            format!("{VALID}sink: {{ kind: stdout, path: out.jsonl }}\n"),
+            vec![],
+            "sink (file FILE): unknown key `path`",
+        ),
+        (
+            format!(
+                "{VALID}sink: {{ kind: kafka, bootstrap_servers: \"k:9092\", topic: \"md/{{type}}\" }}\n"
+            ),
+            vec![],
+            "sink.topic (file FILE): '/' is not allowed in Kafka topic names",
+        ),
+        (
+            format!("{VALID}tls: {{ ca_file: /nonexistent/ca.pem }}\n"),
+            vec![],
+            "tls.ca_file (file FILE): /nonexistent/ca.pem is not a readable file",
+        ),
+        (
+            "exchanges:\n  binance: { symbols: [A-B], channels: [trades, trades] }\n".into(),
+            vec![],
+            "channel trades is listed twice",
+        ),
+        (
+            "exchanges:\n  binance: { symbols: [A-B], channels: [trades], ws_url: \"not a url hunter2\" }\n"
+                .into(),
+            vec![],
+            "exchanges.binance.ws_url (file FILE): invalid URL: relative URL without a base",
+        ),
     ];
     for (yaml, env, expected) in cases {
         let (code, stdout, stderr) = check(&yaml, &env).await;
@@ -156,6 +184,16 @@ async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credential
         \x20 http:      socks5h://***:***@proxy:1080 (timeout 15 s)\n  websocket: http://***:***@ws-proxy:3128 (timeout 30 s)\n";
     assert!(stdout.ends_with(expected), "plan:\n{stdout}");
     assert!(!stdout.contains("hunter2") && !stdout.contains("env-secret") && !stdout.contains("admin"));
+
+    // The CLI's own variables are not configuration keys.
+    let cli_env = [
+        ("FEEDHANDLER_LOG", "warn"),
+        ("FEEDHANDLER_CONFIG", "/elsewhere.yaml"),
+    ];
+    assert_eq!(check(yaml, &cli_env).await.0, 0);
+    let direct = [("FEEDHANDLER_PROXY__EXCHANGES__BINANCE__WEBSOCKET", "direct")];
+    let (_, stdout, _) = check(yaml, &direct).await;
+    assert!(stdout.contains("exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n  http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: direct\n"), "{stdout}");
 
     let (code, stdout, _) = check(yaml, &[("FEEDHANDLER_PROXY__ENABLED", "false")]).await;
     assert_eq!(code, 0);
