@@ -336,3 +336,54 @@ async fn unreachable_broker_at_start_is_reported_and_retried_not_a_crash() {
     assert!(stderr.contains("events were not delivered"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_book_snapshots_of_megabytes_are_delivered() {
+    let broker = Broker::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "kafka.yaml",
+        &format!(
+            "{}exchanges:\n  coinbase: {{ symbols: [BTC-USD], channels: [l2_book] }}\n",
+            kafka_sink(&broker.bootstrap(), "")
+        ),
+    );
+    let out = command(&[
+        "replay",
+        fixture(COINBASE_CF).to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = replay(COINBASE_CF).await;
+    let snapshot = stdout
+        .lines()
+        .find(|l| l.contains(r#""update":"snapshot""#) && l.contains("BTC-USD"))
+        .unwrap();
+    assert!(
+        snapshot.len() > 1_000_000,
+        "the BTC-USD snapshot is {} bytes",
+        snapshot.len()
+    );
+    let books: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with(r#"{"type":"book""#))
+        .collect();
+    let consumed = broker
+        .consume(
+            &["book.coinbase".to_owned()],
+            books.len(),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert!(
+        consumed.iter().any(|c| c.value == snapshot),
+        "the snapshot arrived byte-identical"
+    );
+    assert!(stderr.contains(" 0 failed, 0 dropped, 0 undelivered"), "{stderr}");
+}

@@ -20,8 +20,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// librdkafka settings applied before the user's `properties` (which win).
-const DEFAULTS: [(&str, &str); 6] = [
+const DEFAULTS: [(&str, &str); 7] = [
     ("enable.idempotence", "true"),
+    // Full-book snapshots (Coinbase BTC-USD: about 3 MB of JSON) exceed the 1 MB default;
+    // the broker's message.max.bytes must allow them too.
+    ("message.max.bytes", "16777216"),
     ("acks", "all"),
     ("compression.type", "zstd"),
     ("linger.ms", "5"),
