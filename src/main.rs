@@ -12,7 +12,8 @@ use std::process::ExitCode;
     about = "Stream normalized crypto market data to Kafka or stdout, through proxies if configured"
 )]
 struct Cli {
-    /// Log filter for stderr, e.g. `info`, `debug`, `feedhandler=trace`.
+    /// Log filter for stderr, e.g. `info`, `debug`, `feedhandler=trace`. tungstenite stays
+    /// at `debug` unless named here: its `trace` logs frame payloads (credentials).
     #[arg(long, global = true, env = "FEEDHANDLER_LOG", default_value = "info")]
     log: String,
     #[command(subcommand)]
@@ -68,7 +69,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(log_filter(&cli.log)))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -101,6 +102,16 @@ fn main() -> ExitCode {
             };
             exit(runtime().and_then(|rt| rt.block_on(run(cfg, record))))
         }
+    }
+}
+
+/// The user's filter, with tungstenite capped at `debug`: at `trace` it logs whole frame
+/// payloads, which can carry credentials (Coinbase JWTs).
+fn log_filter(user: &str) -> String {
+    if user.contains("tungstenite") {
+        user.to_owned()
+    } else {
+        format!("{user},tungstenite=debug")
     }
 }
 

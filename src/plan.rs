@@ -44,6 +44,12 @@ pub fn describe(config: &Config) -> String {
         let _ = writeln!(out, "exchange {id}");
         let _ = writeln!(out, "  channels:  {}", channels.join(", "));
         let _ = writeln!(out, "  symbols:   {}", ex.symbols.join(", "));
+        if ex.credentials.is_some() {
+            let _ = writeln!(
+                out,
+                "  credentials: configured (JWT-signed subscriptions; key not shown)"
+            );
+        }
         for kind in [ConnKind::Http, ConnKind::Websocket] {
             let route = resolver.pick(*id, kind);
             let _ = writeln!(out, "  {:<10} {}", format!("{kind}:"), describe_route(&route));

@@ -299,3 +299,88 @@ async fn dropped_connections_reconnect_resubscribe_resync_without_duplicate_trad
         assert_eq!(books[p], v.sim.book(p).unwrap(), "{p}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_credentials_sign_every_subscription_and_never_show_the_key() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use feedhandler::venues::coinbase::jwt::Signer;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+    let v = venue(Switches::default()).await;
+    let pem = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let key_name = "organizations/test-org/apiKeys/test-key";
+    let indented: String = pem.lines().map(|l| format!("        {l}\n")).collect();
+    let yaml = format!(
+        "exchanges:\n  coinbase:\n    symbols: [BTC-USD, ETH-USD]\n    channels: [trades, l2_book]\n    ws_url: {}\n    rest_url: {}/api/v3/brokerage\n    credentials:\n      key_name: {key_name}\n      private_key: |\n{indented}tls: {{ ca_file: {} }}\n",
+        v.ws_url(),
+        v.rest_url(),
+        v.ca.ca_pem.display()
+    );
+    let cfg = write_config(v.dir.path(), "signed.yaml", &yaml);
+    let rec = v.dir.path().join("signed.jsonl");
+    let cmd = command(&[
+        "--log",
+        "trace",
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    let out = run_until_played(cmd, &v, Duration::from_millis(2000)).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        &out.stderr[out.stderr.len().saturating_sub(2000)..]
+    );
+
+    let public = Signer::new(key_name, &pem).unwrap().public_key().to_vec();
+    let subscriptions = v.sim.client_messages();
+    assert_eq!(subscriptions.len(), 3, "market_trades, level2, heartbeats");
+    let mut tokens = Vec::new();
+    for s in &subscriptions {
+        let msg: Value = serde_json::from_str(s).unwrap();
+        let token = msg["jwt"]
+            .as_str()
+            .unwrap_or_else(|| panic!("unsigned subscription {s}"));
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &public)
+            .verify(input.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).unwrap())
+            .expect("ES256 signature by the configured key");
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(input.split('.').nth(1).unwrap()).unwrap())
+                .unwrap();
+        assert_eq!(
+            (claims["iss"].as_str(), claims["sub"].as_str()),
+            (Some("cdp"), Some(key_name))
+        );
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["nbf"].as_i64().unwrap(),
+            120
+        );
+        tokens.push(token.to_owned());
+    }
+    let recording = std::fs::read_to_string(&rec).unwrap();
+    assert_eq!(
+        recording.matches(r#"\"jwt\":\"***\""#).count(),
+        3,
+        "the recording masks the tokens"
+    );
+    let key_body = pem.lines().nth(1).unwrap();
+    for text in [&out.stderr, &out.stdout, &recording] {
+        assert!(!text.contains(key_body), "private key leaked");
+        let leak = text
+            .lines()
+            .find(|l| tokens.iter().any(|t| l.contains(t.as_str())));
+        assert!(leak.is_none(), "token leaked: {:.300}", leak.unwrap_or_default());
+    }
+    let check = command(&["check", "--config", cfg.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        shown.contains("credentials: configured") && !shown.contains(key_body),
+        "{shown}"
+    );
+}

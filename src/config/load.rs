@@ -209,6 +209,18 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
                 problem(at("rest_url"), "must be an http:// or https:// URL".into());
             }
         }
+        if let Some(c) = &ex.credentials {
+            if *id != ExchangeId::Coinbase {
+                problem(
+                    at("credentials"),
+                    format!("{id} public market data takes no credentials"),
+                );
+            } else if let Err(e) =
+                crate::venues::coinbase::jwt::Signer::new(&c.key_name, c.private_key.expose())
+            {
+                problem(at("credentials.private_key"), e.to_string());
+            }
+        }
         if let Some(d) = ex.depth_limit {
             let allowed = allowed_depths(*id);
             if allowed.is_empty() {

@@ -231,6 +231,20 @@ pub struct ExchangeConfig {
     /// Levels requested per book snapshot; the venue's default when absent.
     #[serde(default)]
     pub depth_limit: Option<u16>,
+    /// Coinbase only, optional: API key for JWT-authenticated subscriptions. Public
+    /// market data needs none.
+    #[serde(default)]
+    pub credentials: Option<ApiCredentials>,
+}
+
+/// `exchanges.coinbase.credentials`: a Coinbase Developer Platform API key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiCredentials {
+    /// `organizations/{org_id}/apiKeys/{key_id}`.
+    pub key_name: String,
+    /// The PEM EC private key (never printed).
+    pub private_key: Secret,
 }
 
 /// `sink:` — where normalized events go.

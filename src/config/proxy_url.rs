@@ -65,7 +65,8 @@ impl ProxyScheme {
 }
 
 /// A string that must never be printed: `Debug` shows `***`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

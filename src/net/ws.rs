@@ -103,8 +103,14 @@ impl WsConn {
     }
 
     pub async fn send_text(&mut self, text: String) -> Result<(), WsError> {
+        let recorded = text.clone();
+        self.send_recorded_as(text, &recorded).await
+    }
+
+    /// Sends `text` but records `recorded` (the same message with its secrets masked).
+    pub async fn send_recorded_as(&mut self, text: String, recorded: &str) -> Result<(), WsError> {
         if let Some((r, conn)) = &self.tap {
-            r.send(conn, &text, now_ns()).await;
+            r.send(conn, recorded, now_ns()).await;
         }
         self.ws.send(Message::text(text)).await.map_err(|e| self.err(e))
     }

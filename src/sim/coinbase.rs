@@ -52,6 +52,7 @@ pub struct CoinbaseSim {
     switches: Switches,
     state: Mutex<State>,
     http_requests: AtomicU64,
+    client_messages: Mutex<Vec<String>>,
 }
 
 fn channel_of(text: &str) -> String {
@@ -95,11 +96,20 @@ impl CoinbaseSim {
             switches,
             state: Mutex::new(State::default()),
             http_requests: AtomicU64::new(0),
+            client_messages: Mutex::new(Vec::new()),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every message clients sent (subscriptions), for test checks.
+    pub fn client_messages(&self) -> Vec<String> {
+        self.client_messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn http_requests(&self) -> u64 {
@@ -220,6 +230,10 @@ impl CoinbaseSim {
             };
             match msg {
                 Some(Ok(WsMessage::Text(t))) => {
+                    self.client_messages
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(t.to_string());
                     let Ok(req) = serde_json::from_str::<Value>(&t) else {
                         continue;
                     };

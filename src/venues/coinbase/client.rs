@@ -3,6 +3,7 @@
 //! closes connections that do not subscribe within 5 s), resubscribes `level2` after a
 //! sequence gap, and reconnects with backoff. All state logic is in `session`.
 
+use super::jwt::Signer;
 use super::parse;
 use super::session::{Output, Session};
 use crate::config::{Channel, ExchangeConfig, ExchangeId};
@@ -30,6 +31,7 @@ pub struct CoinbaseAdapter {
 
 struct Shared {
     factory: Arc<ConnectionFactory>,
+    signer: Option<Signer>,
     ws_url: Url,
     channels: Vec<&'static str>,
     events: mpsc::Sender<Event>,
@@ -77,8 +79,20 @@ impl CoinbaseAdapter {
             });
         }
         channels.push("heartbeats");
+        let signer = match &self.config.credentials {
+            Some(c) => {
+                Some(
+                    Signer::new(&c.key_name, c.private_key.expose()).map_err(|e| VenueError::Parse {
+                        exchange: EXCHANGE,
+                        source: Box::new(e),
+                    })?,
+                )
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             factory: self.factory.clone(),
+            signer,
             ws_url: endpoint(EXCHANGE, self.config.ws_url.as_ref(), DEFAULT_WS_URL, "")?,
             channels,
             events,
@@ -131,9 +145,33 @@ async fn connection_loop(
     }
 }
 
-fn subscription(kind: &str, products: &[impl AsRef<str>], channel: &str) -> String {
+/// Sends a (un)subscribe message, with a fresh JWT when credentials are configured; the
+/// recording gets the message with the token masked.
+async fn subscription(
+    shared: &Shared,
+    ws: &mut WsConn,
+    kind: &str,
+    products: &[impl AsRef<str>],
+    channel: &str,
+) -> Result<(), VenueError> {
     let ids: Vec<&str> = products.iter().map(AsRef::as_ref).collect();
-    serde_json::json!({"type": kind, "product_ids": ids, "channel": channel}).to_string()
+    let mut msg = serde_json::json!({"type": kind, "product_ids": ids, "channel": channel});
+    let recorded = match &shared.signer {
+        Some(signer) => {
+            let now_s = crate::model::now_ns() / 1_000_000_000;
+            let token = signer.token(now_s).map_err(|e| VenueError::Parse {
+                exchange: EXCHANGE,
+                source: Box::new(e),
+            })?;
+            msg["jwt"] = "***".into();
+            let recorded = msg.to_string();
+            msg["jwt"] = token.into();
+            recorded
+        }
+        None => msg.to_string(),
+    };
+    ws.send_recorded_as(msg.to_string(), &recorded).await?;
+    Ok(())
 }
 
 async fn stream_once(
@@ -145,7 +183,7 @@ async fn stream_once(
 ) -> Result<Ended, VenueError> {
     let mut ws = shared.factory.websocket(EXCHANGE, &shared.ws_url).await?;
     for channel in &shared.channels {
-        ws.send_text(subscription("subscribe", products, channel)).await?;
+        subscription(shared, &mut ws, "subscribe", products, channel).await?;
     }
     let mut out = Vec::new();
     session.on_connect(ws.connected_ts_ns(), &mut out);
@@ -188,10 +226,8 @@ async fn handle(shared: &Shared, ws: &mut WsConn, out: &mut Vec<Output>) -> Resu
                 }
             }
             Output::Resubscribe(products) => {
-                ws.send_text(subscription("unsubscribe", &products, "level2"))
-                    .await?;
-                ws.send_text(subscription("subscribe", &products, "level2"))
-                    .await?;
+                subscription(shared, ws, "unsubscribe", &products, "level2").await?;
+                subscription(shared, ws, "subscribe", &products, "level2").await?;
             }
         }
     }

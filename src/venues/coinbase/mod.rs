@@ -2,6 +2,7 @@
 //! `heartbeats` channels; no API keys needed.
 
 pub mod client;
+pub mod jwt;
 pub mod messages;
 pub mod parse;
 pub mod session;
