@@ -8,9 +8,7 @@ use feedhandler::book::L2Book;
 use feedhandler::model::Level;
 use feedhandler::sim::Playback;
 use feedhandler::sim::binance::Switches;
-use rust_decimal::Decimal;
 use serde_json::Value;
-use std::str::FromStr;
 use std::time::Duration;
 use support::*;
 
@@ -69,51 +67,8 @@ async fn run_against_local_venue_equals_replay() {
     }
 }
 
-/// Rebuilds the book of `symbol` from the output: the last snapshot plus later deltas.
-fn book_from_output(stdout: &str, symbol: &str) -> L2Book {
-    let mut book = L2Book::default();
-    let levels = |v: &Value| -> Vec<(Decimal, Decimal)> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|l| {
-                (
-                    Decimal::from_str(l[0].as_str().unwrap()).unwrap(),
-                    Decimal::from_str(l[1].as_str().unwrap()).unwrap(),
-                )
-            })
-            .collect()
-    };
-    for line in stdout.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        if v["type"] != "book" || v["symbol"] != symbol {
-            continue;
-        }
-        if v["update"] == "snapshot" {
-            book.reset(&levels(&v["bids"]), &levels(&v["asks"]));
-        } else {
-            book.apply(&levels(&v["bids"]), &levels(&v["asks"]));
-        }
-    }
-    book
-}
-
 fn top(book: &L2Book, n: usize) -> (Vec<Level>, Vec<Level>) {
     (book.bids().take(n).collect(), book.asks().take(n).collect())
-}
-
-fn statuses(stdout: &str) -> Vec<(String, String)> {
-    stdout
-        .lines()
-        .filter(|l| l.contains(r#""type":"book_status""#))
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                v["symbol"].as_str().unwrap().to_owned(),
-                v["status"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +106,7 @@ async fn injected_gap_resyncs_only_that_symbol_and_the_book_is_right_afterwards(
     ] {
         let (_, truth) = venue.sim.book(wire).unwrap();
         assert_eq!(
-            top(&book_from_output(&out.stdout, symbol), 50),
+            top(&books_from_output(&out.stdout)[symbol], 50),
             top(&truth, 50),
             "{symbol} book"
         );
@@ -204,7 +159,7 @@ async fn dropped_connections_reconnect_resubscribe_resync_without_duplicate_trad
     );
     let (_, truth) = venue.sim.book("BTCUSDT").unwrap();
     assert_eq!(
-        top(&book_from_output(&out.stdout, "BTC-USDT"), 50),
+        top(&books_from_output(&out.stdout)["BTC-USDT"], 50),
         top(&truth, 50)
     );
 }

@@ -6,15 +6,12 @@
 mod support;
 
 use feedhandler::book::L2Book;
-use feedhandler::model::{BookUpdateKind, Event, Level};
+use feedhandler::model::{BookUpdateKind, Event};
 use feedhandler::record::reader::Recorded;
 use feedhandler::sim::Playback;
 use feedhandler::sim::coinbase::{CoinbaseSim, Switches};
 use feedhandler::venues::coinbase::{parse, session::Output, session::Session};
-use rust_decimal::Decimal;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use support::proxies::Proxy;
@@ -192,41 +189,6 @@ async fn run_through_a_proxy_equals_replay() {
     }
 }
 
-fn levels(v: &Value) -> Vec<Level> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            (
-                Decimal::from_str(l[0].as_str().unwrap()).unwrap(),
-                Decimal::from_str(l[1].as_str().unwrap()).unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Books rebuilt from the output (last snapshot + later deltas) and the status sequence.
-fn from_output(stdout: &str) -> (HashMap<String, L2Book>, Vec<(String, String)>) {
-    let (mut books, mut statuses) = (HashMap::<String, L2Book>::new(), Vec::new());
-    for line in stdout.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let symbol = v["symbol"].as_str().unwrap().to_owned();
-        match v["type"].as_str().unwrap() {
-            "book" if v["update"] == "snapshot" => books
-                .entry(symbol)
-                .or_default()
-                .reset(&levels(&v["bids"]), &levels(&v["asks"])),
-            "book" => books
-                .entry(symbol)
-                .or_default()
-                .apply(&levels(&v["bids"]), &levels(&v["asks"])),
-            "book_status" => statuses.push((symbol, v["status"].as_str().unwrap().to_owned())),
-            _ => {}
-        }
-    }
-    (books, statuses)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequence_gap_resubscribes_and_the_books_end_right() {
     let v = venue(Switches {
@@ -240,7 +202,7 @@ async fn sequence_gap_resubscribes_and_the_books_end_right() {
         "{}",
         out.stderr
     );
-    let (books, statuses) = from_output(&out.stdout);
+    let (books, statuses) = (books_from_output(&out.stdout), statuses(&out.stdout));
     for p in PRODUCTS {
         let st: Vec<&str> = statuses
             .iter()
@@ -286,7 +248,7 @@ async fn dropped_connections_reconnect_resubscribe_resync_without_duplicate_trad
         let mine: Vec<u64> = ids.iter().filter(|(s, _)| s == p).map(|(_, i)| *i).collect();
         assert!(mine.windows(2).all(|w| w[0] < w[1]), "{p}: unique and in order");
     }
-    let (books, statuses) = from_output(&out.stdout);
+    let (books, statuses) = (books_from_output(&out.stdout), statuses(&out.stdout));
     for p in PRODUCTS {
         let resyncs = statuses
             .iter()

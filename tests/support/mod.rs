@@ -229,3 +229,44 @@ fn grouped(jsonl: &str, keep_receive_ts: bool) -> BTreeMap<(String, String), Vec
     }
     out
 }
+
+fn levels(v: &Value) -> Vec<feedhandler::model::Level> {
+    use std::str::FromStr;
+    let dec = |x: &Value| rust_decimal::Decimal::from_str(x.as_str().unwrap()).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (dec(&l[0]), dec(&l[1])))
+        .collect()
+}
+
+/// Books rebuilt from `run`/`replay` output: per symbol, the last snapshot plus the
+/// deltas after it.
+pub fn books_from_output(stdout: &str) -> std::collections::HashMap<String, feedhandler::book::L2Book> {
+    let mut books = std::collections::HashMap::<String, feedhandler::book::L2Book>::new();
+    for line in stdout.lines().filter(|l| l.starts_with(r#"{"type":"book","#)) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let book = books.entry(v["symbol"].as_str().unwrap().to_owned()).or_default();
+        if v["update"] == "snapshot" {
+            book.reset(&levels(&v["bids"]), &levels(&v["asks"]));
+        } else {
+            book.apply(&levels(&v["bids"]), &levels(&v["asks"]));
+        }
+    }
+    books
+}
+
+/// `(symbol, status)` of every book_status event, in order.
+pub fn statuses(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter(|l| l.contains(r#""type":"book_status""#))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["symbol"].as_str().unwrap().to_owned(),
+                v["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
