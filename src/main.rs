@@ -68,11 +68,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(log_filter(&cli.log)))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(&cli.log);
     match cli.command {
         Command::Check { config } => {
             let cfg = match load(&config) {
@@ -105,14 +101,21 @@ fn main() -> ExitCode {
     }
 }
 
-/// The user's filter, with tungstenite capped at `debug`: at `trace` it logs whole frame
-/// payloads, which can carry credentials (Coinbase JWTs).
-fn log_filter(user: &str) -> String {
-    if user.contains("tungstenite") {
-        user.to_owned()
-    } else {
-        format!("{user},tungstenite=debug")
-    }
+/// Logs to stderr with the user's filter; tungstenite's `trace` events are dropped unless
+/// the filter names tungstenite: they print whole frame payloads, which can carry
+/// credentials (Coinbase JWTs).
+fn init_logging(filter: &str) {
+    use tracing_subscriber::prelude::*;
+    let allow_frames = filter.contains("tungstenite");
+    let no_frame_dumps = tracing_subscriber::filter::filter_fn(move |meta| {
+        allow_frames || *meta.level() != tracing::Level::TRACE || !meta.target().starts_with("tungstenite")
+    });
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_filter(no_frame_dumps);
+    tracing_subscriber::registry().with(layer).init();
 }
 
 fn exit(result: anyhow::Result<()>) -> ExitCode {

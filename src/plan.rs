@@ -21,11 +21,14 @@ pub fn describe(config: &Config) -> String {
         SinkConfig::Kafka(k) => {
             let properties: Vec<String> = k.properties.keys().map(|key| format!("{key}=***")).collect();
             format!(
-                "kafka {} topic {} (queue {} events, on full: {:?}, flush deadline {} ms){}",
+                "kafka {} topic {} (queue {} events, on full: {}, flush deadline {} ms){}",
                 k.bootstrap_servers,
                 k.topic,
                 k.queue_capacity,
-                k.on_full,
+                match k.on_full {
+                    crate::config::OnFull::Block => "block",
+                    crate::config::OnFull::DropOldest => "drop_oldest",
+                },
                 k.flush_timeout_ms,
                 if properties.is_empty() {
                     String::new()

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// Environment variables read as configuration start with this.
 pub const ENV_PREFIX: &str = "FEEDHANDLER_";
+/// Largest in-memory event queue accepted (events, not bytes).
+const MAX_QUEUE_CAPACITY: usize = 10_000_000;
 /// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
 const CLI_ENV_KEYS: [&str; 2] = ["config", "log"];
 
@@ -156,8 +158,14 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         if let Err(reason) = crate::sink::topic::TopicTemplate::parse(&k.topic) {
             problem("sink.topic".into(), reason);
         }
-        if k.queue_capacity == 0 {
-            problem("sink.queue_capacity".into(), "must be at least 1".into());
+        if !(1..=MAX_QUEUE_CAPACITY).contains(&k.queue_capacity) {
+            problem(
+                "sink.queue_capacity".into(),
+                format!("must be 1-{MAX_QUEUE_CAPACITY}"),
+            );
+        }
+        if let Err(reason) = crate::sink::kafka::check_properties(k) {
+            problem("sink.properties".into(), reason);
         }
         if k.properties.contains_key("bootstrap.servers") {
             problem(
@@ -167,7 +175,7 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         }
     }
     if let Some(path) = &config.tls.ca_file {
-        if !path.is_file() {
+        if std::fs::File::open(path).is_err() || !path.is_file() {
             problem(
                 "tls.ca_file".into(),
                 format!("{} is not a readable file", path.display()),

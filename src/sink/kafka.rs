@@ -41,8 +41,8 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSinkError {
-    #[error("kafka producer for {bootstrap}: {source}")]
-    Create { bootstrap: String, source: KafkaError },
+    #[error("kafka producer for {bootstrap}: {reason}")]
+    Create { bootstrap: String, reason: String },
 }
 
 /// What became of the events the sink was given.
@@ -107,7 +107,7 @@ struct Outgoing {
     value: Vec<u8>,
 }
 
-fn producer(cfg: &KafkaConfig) -> Result<ThreadedProducer<Deliveries>, KafkaSinkError> {
+fn client_config(cfg: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &cfg.bootstrap_servers);
     for (k, v) in DEFAULTS {
@@ -117,11 +117,33 @@ fn producer(cfg: &KafkaConfig) -> Result<ThreadedProducer<Deliveries>, KafkaSink
         client.set(k, v);
     }
     client
+}
+
+/// librdkafka's message with every configured property value masked: its errors
+/// repeat the offending value, which may be a password.
+fn masked(cfg: &KafkaConfig, e: &KafkaError) -> String {
+    let mut text = e.to_string();
+    for v in cfg.properties.values().filter(|v| !v.is_empty()) {
+        text = text.replace(v.as_str(), "***");
+    }
+    text
+}
+
+fn producer(cfg: &KafkaConfig) -> Result<ThreadedProducer<Deliveries>, KafkaSinkError> {
+    client_config(cfg)
         .create_with_context(Deliveries::default())
-        .map_err(|source| KafkaSinkError::Create {
+        .map_err(|e| KafkaSinkError::Create {
             bootstrap: cfg.bootstrap_servers.clone(),
-            source,
+            reason: masked(cfg, &e),
         })
+}
+
+/// Whether librdkafka accepts the properties (names and values), without connecting.
+pub fn check_properties(cfg: &KafkaConfig) -> Result<(), String> {
+    client_config(cfg)
+        .create::<rdkafka::producer::BaseProducer>()
+        .map(drop)
+        .map_err(|e| masked(cfg, &e))
 }
 
 /// Waits until the brokers answer a metadata request, retrying with backoff; gives up
