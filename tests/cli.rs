@@ -138,6 +138,18 @@ async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential()
             "tls.ca_file (file FILE): /nonexistent/ca.pem is not a readable file",
         ),
         (
+            format!(
+                "{VALID}sink: {{ kind: kafka, bootstrap_servers: \"k:9092\", properties: {{ sasl.passwd: hunter2 }} }}\n"
+            ),
+            vec![],
+            "sink.properties (file FILE): Client config error: No such configuration property: \"sasl.passwd\"",
+        ),
+        (
+            format!("{VALID}sink: {{ kind: kafka, bootstrap_servers: \"k:9092\", queue_capacity: 0 }}\n"),
+            vec![],
+            "sink.queue_capacity (file FILE): must be 1-10000000",
+        ),
+        (
             "exchanges:\n  binance: { symbols: [A-B], channels: [trades, trades] }\n".into(),
             vec![],
             "channel trades is listed twice",
@@ -288,6 +300,20 @@ async fn trace_level_run_through_an_authenticated_proxy_never_prints_the_passwor
     proxy
         .wait_log(&format!("CONNECT localhost:{} traceuser", venue.addr.port()))
         .await;
+}
+
+#[tokio::test]
+async fn kafka_security_settings_are_accepted_and_masked() {
+    let yaml = format!(
+        "{VALID}sink:\n  kind: kafka\n  bootstrap_servers: \"k1:9093,k2:9093\"\n  properties:\n    security.protocol: sasl_ssl\n    sasl.mechanism: SCRAM-SHA-512\n    sasl.username: feeds\n    sasl.password: hunter2-kafka\n"
+    );
+    let (code, stdout, stderr) = check(&yaml, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("sasl.password=*** sasl.username=*** security.protocol=***"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter2"));
 }
 
 #[tokio::test]

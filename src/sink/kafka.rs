@@ -122,9 +122,13 @@ fn client_config(cfg: &KafkaConfig) -> ClientConfig {
 /// librdkafka's message with every configured property value masked: its errors
 /// repeat the offending value, which may be a password.
 fn masked(cfg: &KafkaConfig, e: &KafkaError) -> String {
+    const SECRET_KEYS: [&str; 6] = ["password", "secret", "key", "token", "jaas", "credential"];
     let mut text = e.to_string();
-    for v in cfg.properties.values().filter(|v| !v.is_empty()) {
-        text = text.replace(v.as_str(), "***");
+    for (k, v) in &cfg.properties {
+        // Very short values of other keys (a user name "u") would mask every letter "u".
+        if v.len() >= 4 || (!v.is_empty() && SECRET_KEYS.iter().any(|s| k.contains(s))) {
+            text = text.replace(v.as_str(), "***");
+        }
     }
     text
 }
