@@ -20,12 +20,55 @@ pub enum Side {
     Sell,
 }
 
+/// A venue's trade id. Numeric ids (Binance, Coinbase) stay numbers, so the hot path
+/// neither allocates nor formats; any other id is kept as text. Written as a JSON string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TradeId {
+    Number(u64),
+    Text(Box<str>),
+}
+
+impl TradeId {
+    pub fn parse(text: &str) -> Self {
+        match text.parse() {
+            Ok(n) if !text.starts_with('0') || text == "0" => Self::Number(n),
+            _ => Self::Text(text.into()),
+        }
+    }
+
+    /// The id as a number, where it is one (venues whose ids increase per symbol).
+    pub fn number(&self) -> Option<u64> {
+        match self {
+            Self::Number(n) => Some(*n),
+            Self::Text(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TradeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => f.write_str(itoa::Buffer::new().format(*n)),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl Serialize for TradeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Number(n) => s.serialize_str(itoa::Buffer::new().format(*n)),
+            Self::Text(t) => s.serialize_str(t),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trade {
     pub exchange: ExchangeId,
     /// Normalized symbol: `BTC-USDT`, futures `BTC-USDT-PERP`.
     pub symbol: Arc<str>,
-    pub id: String,
+    pub id: TradeId,
     /// The taker's side.
     pub side: Side,
     pub price: Decimal,
@@ -101,4 +144,24 @@ pub fn now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TradeId;
+
+    #[test]
+    fn trade_ids_keep_the_venues_text() {
+        for (text, number) in [
+            ("3735683259", Some(3_735_683_259)),
+            ("0", Some(0)),
+            ("007", None),
+            ("a-1", None),
+        ] {
+            let id = TradeId::parse(text);
+            assert_eq!(id.number(), number, "{text}");
+            assert_eq!(id.to_string(), text);
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{text}\""));
+        }
+    }
 }

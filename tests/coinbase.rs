@@ -103,7 +103,7 @@ fn recorded_trades_are_unique_in_trade_order_with_the_venues_values() {
         let ids: Vec<u64> = trades
             .iter()
             .filter(|t| &*t.symbol == p)
-            .map(|t| t.id.parse().unwrap())
+            .map(|t| t.id.number().unwrap())
             .collect();
         assert!(
             ids.windows(2).all(|w| w[0] < w[1]),
@@ -116,7 +116,7 @@ fn recorded_trades_are_unique_in_trade_order_with_the_venues_values() {
     let raw = std::fs::read_to_string(fixture(COINBASE_CF)).unwrap();
     assert!(raw.contains(&format!(r#"\"trade_id\":\"{}\""#, first_btc.id)));
     assert_eq!(v["exchange"], "coinbase");
-    let newest = trades.iter().find(|t| t.id == "1068572090").unwrap();
+    let newest = trades.iter().find(|t| t.id.to_string() == "1068572090").unwrap();
     assert_eq!(serde_json::to_value(newest).unwrap()["price"], "65083.67");
     assert_eq!(serde_json::to_value(newest).unwrap()["amount"], "0.002186");
     assert_eq!(serde_json::to_value(newest).unwrap()["side"], "sell");

@@ -3,7 +3,7 @@
 
 use super::messages::{AggTradeMsg, DepthSnapshotMsg, DepthUpdateMsg, Envelope, ExchangeInfoMsg, TradeMsg};
 use crate::config::ExchangeId;
-use crate::model::{Level, Side, Trade};
+use crate::model::{Level, Side, Trade, TradeId};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
@@ -152,7 +152,7 @@ fn trade(
     Frame::Trade(Trade {
         exchange: market.exchange(),
         symbol: symbol.clone(),
-        id: itoa::Buffer::new().format(id).to_owned(),
+        id: TradeId::Number(id),
         side: if buyer_is_maker { Side::Sell } else { Side::Buy },
         price,
         amount,

@@ -72,7 +72,7 @@ impl Session {
     ) -> Result<(), ParseError> {
         match parse::parse_frame(self.market, &self.instruments, text, receive_ts_ns)? {
             Frame::Trade(t) => {
-                let id: u64 = t.id.parse().unwrap_or(0);
+                let id = t.id.number().unwrap_or(0);
                 let last = self.last_trade_id.entry(t.symbol.clone()).or_insert(0);
                 if id > *last {
                     *last = id;

@@ -3,7 +3,7 @@
 
 use super::messages::{Header, L2Event, Message, ProductsMsg, TradesEvent};
 use crate::config::ExchangeId;
-use crate::model::{BookUpdate, BookUpdateKind, Level, Side, Trade};
+use crate::model::{BookUpdate, BookUpdateKind, Level, Side, Trade, TradeId};
 use crate::venues::timestamp::rfc3339_ns;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -176,7 +176,7 @@ pub fn parse_frame(products: &Products, text: &str, receive_ts_ns: i64) -> Resul
                     trades.push(Trade {
                         exchange: ExchangeId::Coinbase,
                         symbol: lookup(&t.product_id)?,
-                        id: t.trade_id.into_owned(),
+                        id: TradeId::parse(&t.trade_id),
                         side,
                         price: t.price.0,
                         amount: t.size.0,
@@ -194,6 +194,6 @@ pub fn parse_frame(products: &Products, text: &str, receive_ts_ns: i64) -> Resul
 }
 
 /// Coinbase trade ids are increasing integers per product.
-pub fn trade_order(id: &str) -> u64 {
-    id.parse().unwrap_or(0)
+pub fn trade_order(id: &TradeId) -> u64 {
+    id.number().unwrap_or(0)
 }
