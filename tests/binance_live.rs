@@ -34,7 +34,7 @@ async fn run(venue: &LocalVenue, cfg: &std::path::Path) -> Finished {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_against_local_venue_equals_replay() {
+async fn run_through_a_proxy_equals_replay() {
     for (rel, exchange, symbols, extra) in [
         (
             BINANCE_CF,
@@ -45,7 +45,18 @@ async fn run_against_local_venue_equals_replay() {
         (USDM_HFT, "binance_futures", "BTC-USDT-PERP", ""),
     ] {
         let venue = LocalVenue::start(&recording(rel), Switches::default()).await;
-        let out = run(&venue, &config(&venue, exchange, symbols, extra)).await;
+        let proxy = support::proxies::Proxy::danted(true).await;
+        let url = proxy.url("socks5h", Some(support::proxies::DANTE_USER));
+        let cfg = config(
+            &venue,
+            exchange,
+            symbols,
+            &format!("{extra}proxy:\n  default: {{ http: \"{url}\", websocket: \"{url}\" }}\n"),
+        );
+        let out = run(&venue, &cfg).await;
+        proxy
+            .wait_log(&format!("127.0.0.1.{}\n", venue.addr.port()))
+            .await;
         let live = by_stream(&out.stdout);
         let replayed = by_stream(&replay(rel).await);
         assert_eq!(
