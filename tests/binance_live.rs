@@ -230,3 +230,17 @@ async fn recording_a_run_and_replaying_it_reproduces_the_output() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_pings_are_answered() {
+    let switches = Switches {
+        ping_every_frames: Some(100),
+        ..Switches::default()
+    };
+    let venue = LocalVenue::start(&recording(SPOT_HFT), switches).await;
+    let out = run(&venue, &config(&venue, "binance", "BTC-USDT", "")).await;
+    let (pings, pongs) = venue.sim.pings();
+    assert!(pings >= 10, "{pings} pings sent");
+    assert_eq!(pongs, pings, "every ping answered with its payload");
+    assert_eq!(venue.sim.connections(), 1, "no reconnect: {}", out.stderr);
+}

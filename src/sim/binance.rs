@@ -27,6 +27,9 @@ pub struct Switches {
     pub rewind_on_reconnect: usize,
     /// Pause between frames sent (playback as fast as the client reads when absent).
     pub frame_interval: Option<Duration>,
+    /// Send a ping after every n frames (Binance pings; a client that does not answer is
+    /// disconnected).
+    pub ping_every_frames: Option<u64>,
 }
 
 struct Frame {
@@ -67,6 +70,8 @@ pub struct BinanceSim {
     switches: Switches,
     state: Mutex<State>,
     frames_sent: AtomicU64,
+    pings_sent: AtomicU64,
+    pongs_received: AtomicU64,
     http_requests: AtomicU64,
 }
 
@@ -132,8 +137,18 @@ impl BinanceSim {
                 ..State::default()
             }),
             frames_sent: AtomicU64::new(0),
+            pings_sent: AtomicU64::new(0),
+            pongs_received: AtomicU64::new(0),
             http_requests: AtomicU64::new(0),
         }
+    }
+
+    /// Pings sent and pongs answered with the same payload.
+    pub fn pings(&self) -> (u64, u64) {
+        (
+            self.pings_sent.load(Ordering::Relaxed),
+            self.pongs_received.load(Ordering::Relaxed),
+        )
     }
 
     pub fn frames_sent(&self) -> u64 {
@@ -236,6 +251,11 @@ impl BinanceSim {
                         }
                     }
                     Some(Ok(Message::Close(_)) | Err(_)) => return,
+                    Some(Ok(Message::Pong(payload))) => {
+                        if payload.starts_with(b"feedhandler-sim-ping") {
+                            self.pongs_received.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                     Some(Ok(_)) => {}
                     None if subscribed.is_empty() => return,
                     None => break,
@@ -276,6 +296,17 @@ impl BinanceSim {
                     }
                     sent_here += 1;
                     self.frames_sent.fetch_add(1, Ordering::Relaxed);
+                    if self
+                        .switches
+                        .ping_every_frames
+                        .is_some_and(|n| sent_here % n == 0)
+                    {
+                        let payload = format!("feedhandler-sim-ping-{sent_here}");
+                        if ws.send(Message::Ping(payload.into_bytes().into())).await.is_err() {
+                            return;
+                        }
+                        self.pings_sent.fetch_add(1, Ordering::Relaxed);
+                    }
                     if let Some(pause) = self.switches.frame_interval {
                         tokio::time::sleep(pause).await;
                     }
