@@ -96,6 +96,13 @@ fn bench(cr: &mut Criterion) {
             levels as f64 / diffs.len() as f64
         );
         g.throughput(Throughput::Elements(diffs.len() as u64));
+        g.bench_function("depth_diff_parse_only", |b| {
+            b.iter(|| {
+                for d in &diffs {
+                    black_box(parse::parse_frame(c.market, &c.instruments, d, 0).unwrap());
+                }
+            })
+        });
         g.bench_function("depth_diff_parse_apply", |b| {
             b.iter_batched(
                 || base.clone(),
