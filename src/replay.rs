@@ -32,6 +32,29 @@ pub struct ReplayStats {
     pub skipped_frames: u64,
 }
 
+/// Sends the events among a session's outputs and counts its snapshot requests
+/// (`split` gives an event, or how many snapshots were asked for). False when the sink
+/// has gone away.
+async fn publish<O>(
+    outputs: &mut Vec<O>,
+    stats: &mut ReplayStats,
+    events: &mpsc::Sender<Event>,
+    split: impl Fn(O) -> Result<Event, u64>,
+) -> bool {
+    for o in outputs.drain(..) {
+        match split(o) {
+            Ok(e) => {
+                stats.events += 1;
+                if events.send(e).await.is_err() {
+                    return false;
+                }
+            }
+            Err(requests) => stats.snapshot_requests += requests,
+        }
+    }
+    true
+}
+
 fn wire_of(url: &str) -> Option<String> {
     url.split("symbol=")
         .nth(1)
@@ -85,16 +108,12 @@ async fn replay_coinbase(rec: &Recording, events: mpsc::Sender<Event>) -> Result
             }
             _ => {}
         }
-        for o in out.drain(..) {
-            match o {
-                Output::Event(e) => {
-                    stats.events += 1;
-                    if events.send(e).await.is_err() {
-                        return Ok(stats);
-                    }
-                }
-                Output::Resubscribe(products) => stats.snapshot_requests += products.len() as u64,
-            }
+        let split = |o| match o {
+            Output::Event(e) => Ok(e),
+            Output::Resubscribe(products) => Err(products.len() as u64),
+        };
+        if !publish(&mut out, &mut stats, &events, split).await {
+            return Ok(stats);
         }
     }
     Ok(stats)
@@ -161,16 +180,12 @@ async fn replay_binance(
             }
             _ => {}
         }
-        for o in out.drain(..) {
-            match o {
-                Output::Event(e) => {
-                    stats.events += 1;
-                    if events.send(e).await.is_err() {
-                        return Ok(stats);
-                    }
-                }
-                Output::FetchSnapshot(_) => stats.snapshot_requests += 1,
-            }
+        let split = |o| match o {
+            Output::Event(e) => Ok(e),
+            Output::FetchSnapshot(_) => Err(1),
+        };
+        if !publish(&mut out, &mut stats, &events, split).await {
+            return Ok(stats);
         }
     }
     Ok(stats)
