@@ -52,7 +52,19 @@ pub struct Consumed {
 }
 
 impl Broker {
+    /// Starts tansu on a free port (again, should another test take the port first).
     pub async fn start() -> Self {
+        for _ in 0..3 {
+            let mut broker = Self::start_once().await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if matches!(broker.child.try_wait(), Ok(None)) {
+                return broker;
+            }
+        }
+        panic!("tansu exited right after starting three times");
+    }
+
+    async fn start_once() -> Self {
         let port = super::proxies::free_port();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("tansu.log");

@@ -75,6 +75,20 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Starts a proxy until one keeps running: a port picked by `free_port` can be taken by
+/// another test before the proxy binds it, and then the proxy exits while the readiness
+/// probe is answered by someone else.
+async fn until_alive<F: std::future::Future<Output = Proxy>>(mut start: impl FnMut() -> F) -> Proxy {
+    for _ in 0..3 {
+        let mut p = start().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if p.children.iter_mut().all(|c| matches!(c.try_wait(), Ok(None))) {
+            return p;
+        }
+    }
+    panic!("proxy exited right after starting three times; see its log");
+}
+
 impl Proxy {
     fn new(log_name: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -117,6 +131,10 @@ impl Proxy {
 
     /// HTTP CONNECT proxy (no 407 for wrong credentials: this tinyproxy answers 401).
     pub async fn tinyproxy(auth: Option<(&str, &str)>) -> Self {
+        until_alive(|| Self::tinyproxy_once(auth)).await
+    }
+
+    async fn tinyproxy_once(auth: Option<(&str, &str)>) -> Self {
         let p = Self::new("tinyproxy.log");
         std::fs::write(
             p.path("filter"),
@@ -150,6 +168,10 @@ impl Proxy {
     /// squid: plain HTTP proxy, or an HTTPS proxy (`tls`) presenting the test CA's
     /// certificate. Logs a tunnel when it closes.
     pub async fn squid(auth: Option<(&str, &str)>, tls: Option<&TestCa>) -> Self {
+        until_alive(|| Self::squid_once(auth, tls)).await
+    }
+
+    async fn squid_once(auth: Option<(&str, &str)>, tls: Option<&TestCa>) -> Self {
         let mut p = Self::new("access.log");
         let name = format!("fh{}", p.port);
         let listen = match tls {
@@ -202,6 +224,10 @@ impl Proxy {
 
     /// danted: SOCKS4 and SOCKS5; with `auth`, SOCKS5 user/password ([`DANTE_USER`]).
     pub async fn danted(auth: bool) -> Self {
+        until_alive(|| Self::danted_once(auth)).await
+    }
+
+    async fn danted_once(auth: bool) -> Self {
         let mut p = Self::new("danted.log");
         let method = if auth { "username" } else { "none" };
         let conf = format!(
@@ -230,6 +256,10 @@ impl Proxy {
 
     /// microsocks: SOCKS5; logs the target exactly as the client sent it (name or address).
     pub async fn microsocks(auth: Option<(&str, &str)>) -> Self {
+        until_alive(|| Self::microsocks_once(auth)).await
+    }
+
+    async fn microsocks_once(auth: Option<(&str, &str)>) -> Self {
         let mut p = Self::new("stderr");
         let mut cmd = Command::new("microsocks");
         cmd.args(["-i", "127.0.0.1", "-p", &p.port.to_string()]);
@@ -245,6 +275,10 @@ impl Proxy {
     /// OpenSSH dynamic forwarding (SOCKS4, SOCKS4a, SOCKS5) through a private sshd on
     /// loopback; sshd logs each target as the client named it.
     pub async fn ssh_socks() -> Self {
+        until_alive(Self::ssh_socks_once).await
+    }
+
+    async fn ssh_socks_once() -> Self {
         let mut p = Self::new("sshd.log");
         let ssh_port = free_port();
         std::fs::create_dir_all("/run/sshd").unwrap();
