@@ -244,3 +244,34 @@ async fn server_pings_are_answered() {
     assert_eq!(pongs, pings, "every ping answered with its payload");
     assert_eq!(venue.sim.connections(), 1, "no reconnect: {}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_stops_snapshot_requests_instead_of_hammering() {
+    let switches = Switches {
+        rate_limit_snapshots: 1,
+        ..Switches::default()
+    };
+    let venue = LocalVenue::start(&recording(SPOT_HFT), switches).await;
+    let cfg = config(&venue, "binance", "BTC-USDT", "");
+    let child = command(&["run", "--config", cfg.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while venue.sim.snapshot_requests() < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "no snapshot request");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(venue.sim.snapshot_requests(), 1, "no retry during the pause");
+    unsafe_kill(child.id().unwrap() as i32, "TERM");
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("REST rate limit hit; no snapshot requests for 60 s"),
+        "{stderr}"
+    );
+}

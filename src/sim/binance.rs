@@ -30,6 +30,8 @@ pub struct Switches {
     /// Send a ping after every n frames (Binance pings; a client that does not answer is
     /// disconnected).
     pub ping_every_frames: Option<u64>,
+    /// Answer the first n depth snapshot requests with 429 (request weight exceeded).
+    pub rate_limit_snapshots: u64,
 }
 
 struct Frame {
@@ -71,6 +73,7 @@ pub struct BinanceSim {
     state: Mutex<State>,
     frames_sent: AtomicU64,
     pings_sent: AtomicU64,
+    snapshot_requests: AtomicU64,
     pongs_received: AtomicU64,
     http_requests: AtomicU64,
 }
@@ -138,9 +141,15 @@ impl BinanceSim {
             }),
             frames_sent: AtomicU64::new(0),
             pings_sent: AtomicU64::new(0),
+            snapshot_requests: AtomicU64::new(0),
             pongs_received: AtomicU64::new(0),
             http_requests: AtomicU64::new(0),
         }
+    }
+
+    /// Depth snapshot requests received (rate-limited ones included).
+    pub fn snapshot_requests(&self) -> u64 {
+        self.snapshot_requests.load(Ordering::Relaxed)
     }
 
     /// Pings sent and pongs answered with the same payload.
@@ -172,6 +181,12 @@ impl BinanceSim {
     }
 
     fn snapshot(&self, wire: &str, limit: usize) -> HttpReply {
+        if self.snapshot_requests.fetch_add(1, Ordering::Relaxed) < self.switches.rate_limit_snapshots {
+            return HttpReply {
+                status: 429,
+                body: r#"{"code":-1003,"msg":"Too many requests."}"#.into(),
+            };
+        }
         let mut st = self.lock();
         let first_request = st.served.insert(wire.to_owned());
         let Some(t) = st.books.get(wire) else {

@@ -44,6 +44,13 @@ impl WeightBudget {
         }
     }
 
+    /// Spends nothing for `pause`: the venue said the limit was hit (HTTP 429/418).
+    pub async fn pause(&self, pause: Duration) {
+        let mut state = self.state.lock().await;
+        let debt = pause.as_secs_f64() * self.per_minute / 60.0;
+        *state = (-debt, Instant::now());
+    }
+
     /// Waits until `weight` can be spent, then spends it.
     pub async fn acquire(&self, weight: u32) {
         let weight = f64::from(weight).min(self.per_minute);
@@ -79,6 +86,19 @@ mod tests {
         assert!(b.next_delay() >= Duration::from_millis(BACKOFF_MAX_MS / 2));
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_request_back() {
+        let budget = WeightBudget::new(600);
+        budget.pause(Duration::from_secs(60)).await;
+        let start = Instant::now();
+        budget.acquire(10).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(60) && waited <= Duration::from_secs(62),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,7 +6,7 @@ use super::parse::{self, Instruments, Market};
 use super::session::{Output, Session};
 use crate::config::{Channel, ExchangeConfig, TradeStream};
 use crate::model::Event;
-use crate::net::{ConnectError, ConnectionFactory, Fetched, HttpClient};
+use crate::net::{Cause, ConnectError, ConnectionFactory, Fetched, HttpClient};
 use crate::venues::backoff::{Backoff, WeightBudget};
 use crate::venues::{VenueError, endpoint, stopped};
 use std::collections::HashSet;
@@ -19,6 +19,8 @@ use url::Url;
 const MAX_CONNECTION_AGE: Duration = Duration::from_secs(23 * 3600 + 50 * 60);
 /// No data frame for this long: the connection is presumed dead.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Snapshot requests stop this long after Binance answers 429 or 418.
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 /// Streams named in one SUBSCRIBE message.
 const STREAMS_PER_SUBSCRIBE: usize = 200;
 
@@ -244,13 +246,24 @@ async fn stream_once(
         ws.send_text(msg.to_string()).await?;
     }
     let (snap_tx, mut snap_rx) = mpsc::channel::<SnapshotResult>(64);
+    // Snapshot fetches belong to this connection: leaving it aborts them, so none outlives
+    // a reconnect or holds up shutdown while it waits out the request budget.
+    let mut fetches = tokio::task::JoinSet::new();
     let mut pending = HashSet::new();
     let mut out = Vec::new();
     session.restart("reconnected", ws.connected_ts_ns(), &mut out);
     let deadline = tokio::time::Instant::now() + MAX_CONNECTION_AGE;
     let mut connected = false;
     loop {
-        if !handle(shared, session.instruments(), &mut out, &mut pending, &snap_tx).await {
+        if !handle(
+            shared,
+            session.instruments(),
+            &mut out,
+            &mut pending,
+            (&snap_tx, &mut fetches),
+        )
+        .await
+        {
             return Ok(Ended::Shutdown);
         }
         tokio::select! {
@@ -297,7 +310,7 @@ async fn handle(
     instruments: &Instruments,
     out: &mut Vec<Output>,
     pending: &mut HashSet<Arc<str>>,
-    snap_tx: &mpsc::Sender<SnapshotResult>,
+    (snap_tx, fetches): (&mpsc::Sender<SnapshotResult>, &mut tokio::task::JoinSet<()>),
 ) -> bool {
     for o in out.drain(..) {
         match o {
@@ -312,7 +325,7 @@ async fn handle(
                     .filter(|_| pending.insert(symbol.clone()))
                 {
                     let wire = wire.to_owned();
-                    tokio::spawn(fetch_snapshot(shared.clone(), symbol, wire, snap_tx.clone()));
+                    fetches.spawn(fetch_snapshot(shared.clone(), symbol, wire, snap_tx.clone()));
                 }
             }
         }
@@ -337,7 +350,19 @@ async fn fetch_snapshot(
                 .budget
                 .acquire(shared.market.depth_weight(shared.depth_limit))
                 .await;
-            shared.http.get(&url).await
+            let result = shared.http.get(&url).await;
+            if let Err(ConnectError {
+                cause: Cause::Status {
+                    status: 418 | 429, ..
+                },
+                ..
+            }) = &result
+            {
+                // Binance bans IPs that keep requesting after a 429 (418 = banned).
+                tracing::warn!(exchange = %shared.market.exchange(), "REST rate limit hit; no snapshot requests for {} s", RATE_LIMIT_PAUSE.as_secs());
+                shared.budget.pause(RATE_LIMIT_PAUSE).await;
+            }
+            result
         }
         Err(e) => return tracing::error!("snapshot URL for {symbol}: {e}"),
     };
