@@ -25,32 +25,36 @@ fn topics(exchange: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_to_kafka_delivers_every_event_once_in_order_per_symbol_byte_identical() {
-    let broker = Broker::start().await;
-    for t in topics("binance") {
-        broker.create_topic(&t, 3);
-    }
+/// `feedhandler replay <fixture> --config <kafka sink>`; returns its stderr.
+async fn replay_to(broker: &Broker, rel: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        "kafka.yaml",
-        &format!(
-            "{}exchanges:\n  binance: {{ symbols: [X-Y], channels: [trades] }}\n",
-            kafka_sink(&broker.bootstrap(), "")
-        ),
+    // replay takes only the sink from the configuration; the exchange is a placeholder.
+    let yaml = format!(
+        "{}exchanges:\n  binance: {{ symbols: [X-Y], channels: [trades] }}\n",
+        kafka_sink(&broker.bootstrap(), "")
     );
+    let cfg = write_config(dir.path(), "kafka.yaml", &yaml);
     let out = command(&[
         "replay",
-        fixture(BINANCE_CF).to_str().unwrap(),
+        fixture(rel).to_str().unwrap(),
         "--config",
         cfg.to_str().unwrap(),
     ])
     .output()
     .await
     .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_to_kafka_delivers_every_event_once_in_order_per_symbol_byte_identical() {
+    let broker = Broker::start().await;
+    for t in topics("binance") {
+        broker.create_topic(&t, 3);
+    }
+    let stderr = replay_to(&broker, BINANCE_CF).await;
     let stdout = replay(BINANCE_CF).await;
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(
@@ -236,10 +240,10 @@ async fn paced_venue() -> LocalVenue {
     .await
 }
 
-fn run_config(venue: &LocalVenue, broker: &Broker, extra: &str) -> std::path::PathBuf {
+fn run_config(venue: &LocalVenue, bootstrap: &str, extra: &str) -> std::path::PathBuf {
     let yaml = format!(
         "{}exchanges:\n  binance:\n    symbols: [BTC-USDT]\n    channels: [trades, l2_book]\n    ws_url: {}\n    rest_url: {}\ntls: {{ ca_file: {} }}\n",
-        kafka_sink(&broker.bootstrap(), extra),
+        kafka_sink(bootstrap, extra),
         venue.ws_url(),
         venue.rest_url(),
         venue.ca.ca_pem.display()
@@ -252,7 +256,7 @@ async fn broker_frozen_for_20_s_loses_and_duplicates_nothing_and_backpressure_en
     let broker = Broker::start().await;
     let venue = paced_venue().await;
     let small_queues = "  queue_capacity: 50\n  properties:\n    queue.buffering.max.messages: \"20\"\n";
-    let running = Running::start(&run_config(&venue, &broker, small_queues));
+    let running = Running::start(&run_config(&venue, &broker.bootstrap(), small_queues));
     running
         .wait_stderr("kafka brokers reachable", 1, Duration::from_secs(20))
         .await;
@@ -288,7 +292,11 @@ async fn broker_frozen_for_20_s_loses_and_duplicates_nothing_and_backpressure_en
 async fn sigterm_with_messages_in_flight_delivers_them_before_exit() {
     let broker = Broker::start().await;
     let venue = paced_venue().await;
-    let running = Running::start(&run_config(&venue, &broker, "  flush_timeout_ms: 20000\n"));
+    let running = Running::start(&run_config(
+        &venue,
+        &broker.bootstrap(),
+        "  flush_timeout_ms: 20000\n",
+    ));
     running
         .wait_stderr("kafka brokers reachable", 1, Duration::from_secs(20))
         .await;
@@ -316,14 +324,8 @@ async fn sigterm_with_messages_in_flight_delivers_them_before_exit() {
 async fn unreachable_broker_at_start_is_reported_and_retried_not_a_crash() {
     let venue = LocalVenue::start(&recording(SPOT_HFT), Switches::default()).await;
     let port = support::proxies::free_port();
-    let yaml = format!(
-        "{}exchanges:\n  binance:\n    symbols: [BTC-USDT]\n    channels: [trades]\n    ws_url: {}\n    rest_url: {}\ntls: {{ ca_file: {} }}\n",
-        kafka_sink(&format!("127.0.0.1:{port}"), "  flush_timeout_ms: 1000\n"),
-        venue.ws_url(),
-        venue.rest_url(),
-        venue.ca.ca_pem.display()
-    );
-    let running = Running::start(&write_config(venue.dir.path(), "down.yaml", &yaml));
+    let cfg = run_config(&venue, &format!("127.0.0.1:{port}"), "  flush_timeout_ms: 1000\n");
+    let running = Running::start(&cfg);
     running
         .wait_stderr("kafka brokers unreachable", 2, Duration::from_secs(30))
         .await;
@@ -340,26 +342,7 @@ async fn unreachable_broker_at_start_is_reported_and_retried_not_a_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_book_snapshots_of_megabytes_are_delivered() {
     let broker = Broker::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(
-        dir.path(),
-        "kafka.yaml",
-        &format!(
-            "{}exchanges:\n  coinbase: {{ symbols: [BTC-USD], channels: [l2_book] }}\n",
-            kafka_sink(&broker.bootstrap(), "")
-        ),
-    );
-    let out = command(&[
-        "replay",
-        fixture(COINBASE_CF).to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-    ])
-    .output()
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = replay_to(&broker, COINBASE_CF).await;
     let stdout = replay(COINBASE_CF).await;
     let snapshot = stdout
         .lines()
