@@ -161,53 +161,13 @@ fn trade(
     })
 }
 
-/// The stream name when the frame starts `{"stream":"…"` (Binance always writes it first).
-fn leading_stream(text: &str) -> Option<&str> {
+/// Stream name and payload when the frame is laid out as Binance writes it:
+/// `{"stream":"<name>","data":<payload>}`. Any other layout goes through [`Envelope`].
+fn split_combined(text: &str) -> Option<(&str, &str)> {
     let rest = text.strip_prefix("{\"stream\":\"")?;
-    rest.get(..rest.find('"')?)
-}
-
-/// A combined-stream frame whose payload type is known from the stream name.
-#[derive(serde::Deserialize)]
-struct Data<T> {
-    data: T,
-}
-
-/// How a payload is read from the input `parse_payload` gets.
-trait Decode: Copy {
-    fn decode<'a, T: serde::Deserialize<'a>>(
-        self,
-        what: &'static str,
-        input: &'a str,
-    ) -> Result<T, ParseError>;
-}
-
-/// The input is the whole frame; the payload sits under `data` (one pass over the text).
-#[derive(Clone, Copy)]
-struct WholeFrame;
-
-impl Decode for WholeFrame {
-    fn decode<'a, T: serde::Deserialize<'a>>(
-        self,
-        what: &'static str,
-        input: &'a str,
-    ) -> Result<T, ParseError> {
-        json::<Data<T>>(what, input).map(|d| d.data)
-    }
-}
-
-/// The input is the payload itself.
-#[derive(Clone, Copy)]
-struct Payload;
-
-impl Decode for Payload {
-    fn decode<'a, T: serde::Deserialize<'a>>(
-        self,
-        what: &'static str,
-        input: &'a str,
-    ) -> Result<T, ParseError> {
-        json(what, input)
-    }
+    let (stream, rest) = rest.split_at(rest.find('"')?);
+    let payload = rest.strip_prefix("\",\"data\":")?.strip_suffix('}')?;
+    Some((stream, payload))
 }
 
 /// Parses one combined-stream frame.
@@ -217,21 +177,14 @@ pub fn parse_frame(
     text: &str,
     receive_ts_ns: i64,
 ) -> Result<Frame, ParseError> {
-    if let Some(stream) = leading_stream(text) {
-        return parse_payload(market, instruments, stream, text, receive_ts_ns, WholeFrame);
+    if let Some((stream, payload)) = split_combined(text) {
+        return parse_payload(market, instruments, stream, payload, receive_ts_ns);
     }
     if !text.contains("\"stream\"") {
         return Ok(Frame::Other);
     }
     let env: Envelope = json("combined-stream frame", text)?;
-    parse_payload(
-        market,
-        instruments,
-        env.stream,
-        env.data.get(),
-        receive_ts_ns,
-        Payload,
-    )
+    parse_payload(market, instruments, env.stream, env.data.get(), receive_ts_ns)
 }
 
 fn parse_payload(
@@ -240,7 +193,6 @@ fn parse_payload(
     stream: &str,
     data: &str,
     receive_ts_ns: i64,
-    decode: impl Decode,
 ) -> Result<Frame, ParseError> {
     let kind = stream.split('@').nth(1).unwrap_or_default();
     let lookup = |wire: &str| {
@@ -250,17 +202,17 @@ fn parse_payload(
     };
     Ok(match kind {
         "trade" => {
-            let m: TradeMsg = decode.decode("trade", data)?;
+            let m: TradeMsg = json("trade", data)?;
             let extra = (m.trade_time_ms, m.buyer_is_maker, receive_ts_ns);
             trade(market, lookup(m.symbol)?, m.id, m.price.0, m.quantity.0, extra)
         }
         "aggTrade" => {
-            let m: AggTradeMsg = decode.decode("aggTrade", data)?;
+            let m: AggTradeMsg = json("aggTrade", data)?;
             let extra = (m.trade_time_ms, m.buyer_is_maker, receive_ts_ns);
             trade(market, lookup(m.symbol)?, m.id, m.price.0, m.quantity.0, extra)
         }
         "depth" => {
-            let m: DepthUpdateMsg = decode.decode("depthUpdate", data)?;
+            let m: DepthUpdateMsg = json("depthUpdate", data)?;
             Frame::Depth(DepthDiff {
                 symbol: lookup(m.symbol)?.clone(),
                 first_update_id: m.first_update_id,
@@ -291,4 +243,138 @@ pub fn synthesize_exchange_info<'a>(wires: impl Iterator<Item = &'a String>, fut
         })
         .collect();
     serde_json::json!({ "symbols": symbols }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Frames copied from ../shared/fixtures (hftbacktest captures of 2024-08-08 and
+    //! cryptofeed's BINANCE.jsonl) — verbatim, except that the depth diff keeps two of its
+    //! recorded bid levels; expected values read off the frames by hand.
+    use super::*;
+    use crate::model::Side::{Buy, Sell};
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    const SPOT_TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":3735683259,"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}"#;
+    const USDM_TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#;
+    const SPOT_AGG: &str = r#"{"stream":"nknusdt@aggTrade","data":{"e":"aggTrade","E":1633998523963,"s":"NKNUSDT","a":15683430,"p":"0.35280000","q":"58.00000000","f":19862790,"l":19862790,"T":1633998523963,"m":false,"M":true}}"#;
+    const USDM_DEPTH: &str = r#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256299,"T":1723161256298,"s":"BTCUSDT","U":5123107832006,"u":5123107837557,"pu":5123107831937,"b":[["58710.20","0.014"],["61510.90","0.000"]],"a":[]}}"#;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn instruments(market: Market) -> Instruments {
+        let wires = [String::from("BTCUSDT"), String::from("NKNUSDT")];
+        let info = synthesize_exchange_info(wires.iter(), market == Market::Futures);
+        parse_instruments(market, &info).unwrap()
+    }
+
+    #[test]
+    fn trades_normalize_as_recorded() {
+        // (market, frame, symbol, id, side, price, amount, trade time ms)
+        let table = [
+            (
+                Market::Spot,
+                SPOT_TRADE,
+                "BTC-USDT",
+                3735683259,
+                Sell,
+                "61837.63000000",
+                "0.02000000",
+                1723161255342,
+            ),
+            (
+                Market::Futures,
+                USDM_TRADE,
+                "BTC-USDT-PERP",
+                5266583935,
+                Buy,
+                "61800.30",
+                "0.006",
+                1723161256322,
+            ),
+            (
+                Market::Spot,
+                SPOT_AGG,
+                "NKN-USDT",
+                15683430,
+                Buy,
+                "0.35280000",
+                "58.00000000",
+                1633998523963,
+            ),
+        ];
+        for (market, frame, symbol, id, side, price, amount, ms) in table {
+            let Frame::Trade(t) = parse_frame(market, &instruments(market), frame, 7).unwrap() else {
+                panic!("{frame} is a trade");
+            };
+            assert_eq!(
+                (t.exchange, &*t.symbol, t.id, t.side),
+                (market.exchange(), symbol, TradeId::Number(id), side)
+            );
+            assert_eq!(
+                (t.price.to_string(), t.amount.to_string()),
+                (price.to_owned(), amount.to_owned())
+            );
+            assert_eq!((t.exchange_ts_ns, t.receive_ts_ns), (ms * 1_000_000, 7));
+        }
+    }
+
+    #[test]
+    fn futures_depth_diff_keeps_ids_and_zero_sizes() {
+        let Frame::Depth(diff) =
+            parse_frame(Market::Futures, &instruments(Market::Futures), USDM_DEPTH, 0).unwrap()
+        else {
+            panic!("a depth diff");
+        };
+        assert_eq!(&*diff.symbol, "BTC-USDT-PERP");
+        assert_eq!(
+            (
+                diff.first_update_id,
+                diff.final_update_id,
+                diff.prev_final_update_id
+            ),
+            (5123107832006, 5123107837557, Some(5123107831937))
+        );
+        assert_eq!(
+            diff.bids,
+            vec![(d("58710.20"), d("0.014")), (d("61510.90"), d("0.000"))]
+        );
+        assert!(diff.asks.is_empty());
+        assert_eq!(diff.exchange_ts_ns, 1723161256299 * 1_000_000);
+    }
+
+    #[test]
+    fn other_layouts_acks_and_unknown_symbols() {
+        let spot = instruments(Market::Spot);
+        // The same frame with `data` before `stream`: read through the typed envelope.
+        let reordered = SPOT_TRADE.replacen(r#""stream":"btcusdt@trade","data":"#, r#""data":"#, 1);
+        let reordered = format!(
+            "{},\"stream\":\"btcusdt@trade\"}}",
+            &reordered[..reordered.len() - 1]
+        );
+        assert_eq!(
+            parse_frame(Market::Spot, &spot, &reordered, 7).unwrap(),
+            parse_frame(Market::Spot, &spot, SPOT_TRADE, 7).unwrap()
+        );
+        assert_eq!(
+            parse_frame(Market::Spot, &spot, r#"{"result":null,"id":1}"#, 0).unwrap(),
+            Frame::Other
+        );
+        let only_nkn = spot.select(&[String::from("NKN-USDT")]).unwrap();
+        assert!(matches!(
+            parse_frame(Market::Spot, &only_nkn, SPOT_TRADE, 0),
+            Err(ParseError::UnknownSymbol(s)) if s == "BTCUSDT"
+        ));
+        assert!(matches!(
+            parse_frame(
+                Market::Spot,
+                &spot,
+                &SPOT_TRADE.replace("\"p\":\"61837.63000000\"", "\"p\":61837.63"),
+                0
+            ),
+            Err(ParseError::Json { what: "trade", .. })
+        ));
+    }
 }
