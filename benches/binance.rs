@@ -95,7 +95,8 @@ fn bench(cr: &mut Criterion) {
             diffs.len(),
             levels as f64 / diffs.len() as f64
         );
-        g.throughput(Throughput::Elements(diffs.len() as u64));
+        // Depth throughput counts price levels; time per diff = iteration time / diffs.
+        g.throughput(Throughput::Elements(levels as u64));
         g.bench_function("depth_diff_parse_only", |b| {
             b.iter(|| {
                 for d in &diffs {

@@ -7,9 +7,39 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct L2Book {
-    bids: BTreeMap<Decimal, Decimal>,
-    asks: BTreeMap<Decimal, Decimal>,
+    bids: BTreeMap<Price, Decimal>,
+    asks: BTreeMap<Price, Decimal>,
 }
+
+/// A price as a book key. Venues write every price of a symbol with the same number of
+/// decimals, so two prices usually compare as plain integers; `Decimal`'s general
+/// comparison, which aligns scales first, is only needed when the scales differ.
+#[derive(Debug, Clone, Copy)]
+struct Price(Decimal);
+
+impl Ord for Price {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if self.0.scale() == other.0.scale() {
+            self.0.mantissa().cmp(&other.0.mantissa())
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+impl PartialOrd for Price {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Price {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Price {}
 
 impl L2Book {
     /// Replaces the whole book.
@@ -26,11 +56,11 @@ impl L2Book {
     }
 
     pub fn best_bid(&self) -> Option<Level> {
-        self.bids.iter().next_back().map(|(p, s)| (*p, *s))
+        self.bids.iter().next_back().map(|(p, s)| (p.0, *s))
     }
 
     pub fn best_ask(&self) -> Option<Level> {
-        self.asks.iter().next().map(|(p, s)| (*p, *s))
+        self.asks.iter().next().map(|(p, s)| (p.0, *s))
     }
 
     /// Best bid at or above best ask: a book that cannot be right.
@@ -44,21 +74,21 @@ impl L2Book {
 
     /// Bids best first.
     pub fn bids(&self) -> impl Iterator<Item = Level> + '_ {
-        self.bids.iter().rev().map(|(p, s)| (*p, *s))
+        self.bids.iter().rev().map(|(p, s)| (p.0, *s))
     }
 
     /// Asks best first.
     pub fn asks(&self) -> impl Iterator<Item = Level> + '_ {
-        self.asks.iter().map(|(p, s)| (*p, *s))
+        self.asks.iter().map(|(p, s)| (p.0, *s))
     }
 }
 
-fn apply_side(side: &mut BTreeMap<Decimal, Decimal>, levels: &[Level]) {
+fn apply_side(side: &mut BTreeMap<Price, Decimal>, levels: &[Level]) {
     for &(price, size) in levels {
         if size.is_zero() {
-            side.remove(&price);
+            side.remove(&Price(price));
         } else {
-            side.insert(price, size);
+            side.insert(Price(price), size);
         }
     }
 }
@@ -82,5 +112,23 @@ mod tests {
         assert!(!book.is_crossed());
         book.apply(&[lv("11", "1")], &[]);
         assert!(book.is_crossed());
+    }
+
+    #[test]
+    fn prices_order_by_value_whatever_their_scale() {
+        let mut book = L2Book::default();
+        let bids = [
+            lv("9.999", "1"),
+            lv("10.5", "1"),
+            lv("10.25", "1"),
+            lv("-1", "1"),
+            lv("10.50000", "2"),
+        ];
+        book.reset(&bids, &[lv("10.6", "1"), lv("10.51", "1"), lv("11.00", "1")]);
+        let bid_prices: Vec<String> = book.bids().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(bid_prices, ["10.5", "10.25", "9.999", "-1"]);
+        assert_eq!(book.best_bid(), Some(lv("10.5", "2")));
+        let ask_prices: Vec<String> = book.asks().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(ask_prices, ["10.51", "10.6", "11.00"]);
     }
 }
