@@ -3,7 +3,8 @@
 # recording as a local venue on 127.0.0.1:9443, and `feedhandler run` streams it —
 # through the same connection factory, parser and book code as live — to stdout.
 # Writes demo-output.jsonl (normalized events) and demo-recording.jsonl (raw traffic,
-# replayable with `feedhandler replay`). Needs only a Rust toolchain (rustup); no network.
+# replayable with `feedhandler replay`). Talks only to 127.0.0.1; building needs the
+# crates once (`cargo fetch --locked` while online), after that no network at all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -158,10 +158,11 @@ async fn replay_binance(
     let mut connects = 0;
     for ev in &rec.events {
         match ev {
-            // A reconnect in the recording: the live client restarted every book here.
-            Recorded::Connect { ts_ns, .. } => {
+            // A reconnect in the recording: the live client restarted every book here. A
+            // handover keeps them (the sequence checks carry the books across).
+            Recorded::Connect { ts_ns, replaces, .. } => {
                 connects += 1;
-                if connects > 1 {
+                if connects > 1 && replaces.is_none() {
                     session.restart("reconnected", *ts_ns, &mut out);
                 }
             }

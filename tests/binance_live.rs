@@ -275,3 +275,138 @@ async fn a_429_stops_snapshot_requests_instead_of_hammering() {
         "{stderr}"
     );
 }
+
+/// Runs `cmd` until `done` holds for the venue (or fails after `limit`), then stops it.
+async fn run_until(
+    mut cmd: tokio::process::Command,
+    venue: &LocalVenue,
+    limit: Duration,
+    done: impl Fn(&LocalVenue) -> bool,
+) -> Finished {
+    let child = cmd.spawn().unwrap();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done(venue) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the client take what the venue sent last before stopping it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    unsafe_kill(child.id().unwrap() as i32, "TERM");
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_replaced_after_the_idle_timeout() {
+    // After the recording the venue keeps the connection open and sends nothing.
+    let venue = LocalVenue::start(&recording(BINANCE_CF), Switches::default()).await;
+    let cfg = config(
+        &venue,
+        "binance",
+        "NKN-USDT, LRC-BTC",
+        "    idle_timeout_ms: 1000\n",
+    );
+    let cmd = command(&["run", "--config", cfg.to_str().unwrap()]);
+    let out = run_until(cmd, &venue, Duration::from_secs(20), |v| {
+        v.sim.finished() && v.sim.connections() >= 2
+    })
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(venue.sim.connections() >= 2, "replaced: {}", out.stderr);
+    assert!(
+        out.stderr.contains("no data within the idle timeout"),
+        "{}",
+        out.stderr
+    );
+    let st = statuses(&out.stdout);
+    for symbol in ["NKN-USDT", "LRC-BTC"] {
+        let mine: Vec<&str> = st
+            .iter()
+            .filter(|(s, _)| s == symbol)
+            .map(|(_, s)| s.as_str())
+            .collect();
+        assert!(
+            mine.starts_with(&["synced", "resyncing", "synced"]),
+            "{symbol}: {mine:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_age_limit_a_replacement_takes_over_without_resync_or_lost_trades() {
+    let switches = Switches {
+        frame_interval: Some(Duration::from_millis(2)),
+        ..Switches::default()
+    };
+    let venue = LocalVenue::start(&recording(SPOT_HFT), switches).await;
+    let cfg = config(&venue, "binance", "BTC-USDT", "    max_connection_age_s: 1\n");
+    let rec = venue.dir.path().join("aged.jsonl");
+    let cmd = command(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    let out = run_until(cmd, &venue, Duration::from_secs(60), |v| v.sim.finished()).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        venue.sim.connections() >= 2,
+        "replaced while streaming: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("replacement connection took over"),
+        "{}",
+        out.stderr
+    );
+    let trades = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(r#""type":"trade""#))
+        .count();
+    assert_eq!(trades, 1123, "every recorded trade exactly once");
+    let st: Vec<String> = statuses(&out.stdout).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(st, ["synced"], "the book carried over without a resync");
+    let (_, truth) = venue.sim.book("BTCUSDT").unwrap();
+    assert_eq!(
+        top(&books_from_output(&out.stdout)["BTC-USDT"], 50),
+        top(&truth, 50)
+    );
+    // The recording marks the handover, so replaying it gives the same events.
+    let replayed = command(&["replay", rec.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(replayed.status.success());
+    let replayed = String::from_utf8(replayed.stdout).unwrap();
+    assert_eq!(by_stream_exact(&replayed), by_stream_exact(&out.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_symbols_are_rejected_at_start() {
+    let venue = LocalVenue::start(&recording(BINANCE_CF), Switches::default()).await;
+    let cfg = config(&venue, "binance", "NKN-USDT, NOPE-USDT, BTC-DOGE", "");
+    let out = command(&["run", "--config", cfg.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("NOPE-USDT") && stderr.contains("BTC-DOGE"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("NKN-USDT"),
+        "only the unknown ones are named: {stderr}"
+    );
+    assert_eq!(venue.sim.connections(), 0, "no stream opened");
+    assert_eq!(venue.sim.http_requests(), 1, "exchangeInfo only");
+}

@@ -101,6 +101,22 @@ async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential()
             "exchanges.binance.depth_limit (file FILE): must be one of [5, 10, 20, 50, 100, 500, 1000, 5000]",
         ),
         (
+            "exchanges:\n  binance: { symbols: [A-B], channels: [trades], idle_timeout_ms: 50 }\n".into(),
+            vec![],
+            "exchanges.binance.idle_timeout_ms (file FILE): must be 1000-3600000",
+        ),
+        (
+            "exchanges:\n  binance_futures: { symbols: [A-B-PERP], channels: [trades], max_connection_age_s: 90000 }\n"
+                .into(),
+            vec![],
+            "exchanges.binance_futures.max_connection_age_s (file FILE): must be 1-86400 (Binance closes connections at 24 h)",
+        ),
+        (
+            "exchanges:\n  coinbase: { symbols: [BTC-USD], channels: [trades] }\n".into(),
+            vec![("FEEDHANDLER_EXCHANGES__COINBASE__MAX_CONNECTION_AGE_S", "3600")],
+            "exchanges.coinbase.max_connection_age_s (env FEEDHANDLER_EXCHANGES__COINBASE__MAX_CONNECTION_AGE_S): coinbase has no connection age limit",
+        ),
+        (
             "exchanges: {}\n".into(),
             vec![],
             "exchanges (file FILE): at least one exchange must be configured",

@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 pub const ENV_PREFIX: &str = "FEEDHANDLER_";
 /// Largest in-memory event queue accepted (events, not bytes).
 const MAX_QUEUE_CAPACITY: usize = 10_000_000;
+/// Idle timeouts shorter than a second would replace healthy quiet connections; longer
+/// than an hour would leave a dead one unnoticed.
+const MIN_IDLE_TIMEOUT_MS: u64 = 1_000;
+const MAX_IDLE_TIMEOUT_MS: u64 = 3_600_000;
+const BINANCE_MAX_CONNECTION_AGE_S: u64 = 86_400;
 /// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
 const CLI_ENV_KEYS: [&str; 2] = ["config", "log"];
 
@@ -227,6 +232,28 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
                 crate::venues::coinbase::jwt::Signer::new(&c.key_name, c.private_key.expose())
             {
                 problem(at("credentials.private_key"), e.to_string());
+            }
+        }
+        if ex
+            .idle_timeout_ms
+            .is_some_and(|ms| !(MIN_IDLE_TIMEOUT_MS..=MAX_IDLE_TIMEOUT_MS).contains(&ms))
+        {
+            problem(
+                at("idle_timeout_ms"),
+                format!("must be {MIN_IDLE_TIMEOUT_MS}-{MAX_IDLE_TIMEOUT_MS}"),
+            );
+        }
+        if let Some(s) = ex.max_connection_age_s {
+            if *id == ExchangeId::Coinbase {
+                problem(
+                    at("max_connection_age_s"),
+                    format!("{id} has no connection age limit"),
+                );
+            } else if !(1..=BINANCE_MAX_CONNECTION_AGE_S).contains(&s) {
+                problem(
+                    at("max_connection_age_s"),
+                    format!("must be 1-{BINANCE_MAX_CONNECTION_AGE_S} (Binance closes connections at 24 h)"),
+                );
             }
         }
         if let Some(d) = ex.depth_limit {

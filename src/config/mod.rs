@@ -231,6 +231,12 @@ pub struct ExchangeConfig {
     /// Levels requested per book snapshot; the venue's default when absent.
     #[serde(default)]
     pub depth_limit: Option<u16>,
+    /// No data frame for this long: the connection is presumed dead and replaced.
+    #[serde(default)]
+    pub idle_timeout_ms: Option<u64>,
+    /// Binance only: replace each connection after this long, before the venue's 24 h limit.
+    #[serde(default)]
+    pub max_connection_age_s: Option<u64>,
     /// Coinbase only, optional: API key for JWT-authenticated subscriptions. Public
     /// market data needs none.
     #[serde(default)]

@@ -84,6 +84,27 @@ impl ConnectionFactory {
 
     /// Opens a WebSocket to `url` for `exchange`, through its configured proxy if any.
     pub async fn websocket(&self, exchange: ExchangeId, url: &Url) -> Result<WsConn, ConnectError> {
+        self.open_websocket(exchange, url, None).await
+    }
+
+    /// Opens a WebSocket that takes over from `old` (which stays open until the caller
+    /// closes it); a recording notes the handover so `replay` keeps the books.
+    pub fn websocket_replacing<'a>(
+        &'a self,
+        exchange: ExchangeId,
+        url: &'a Url,
+        old: &WsConn,
+    ) -> impl Future<Output = Result<WsConn, ConnectError>> + Send + 'a {
+        let replaces = old.recorded_name().map(str::to_owned);
+        async move { self.open_websocket(exchange, url, replaces.as_deref()).await }
+    }
+
+    async fn open_websocket(
+        &self,
+        exchange: ExchangeId,
+        url: &Url,
+        replaces: Option<&str>,
+    ) -> Result<WsConn, ConnectError> {
         let route = self.resolver.pick(exchange, ConnKind::Websocket);
         let err = |cause| ConnectError {
             exchange,
@@ -114,7 +135,7 @@ impl ConnectionFactory {
         let tap = match self.recorders.get(&exchange) {
             Some(r) => {
                 let conn = r.conn_name("ws", n);
-                r.connect(&conn, url.as_str(), connected_ts_ns).await;
+                r.connect(&conn, url.as_str(), connected_ts_ns, replaces).await;
                 Some((r.clone(), conn))
             }
             None => None,

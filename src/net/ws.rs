@@ -70,6 +70,9 @@ pub struct WsConn {
     /// The recording and this connection's name in it.
     tap: Option<(Recorder, String)>,
     connected_ts_ns: i64,
+    /// A frame read from the socket whose `recv` was cancelled (by a `select!`) while it
+    /// waited for room in the recording queue; the next `recv` returns it.
+    read: Option<Frame>,
 }
 
 impl WsConn {
@@ -86,7 +89,13 @@ impl WsConn {
             ws,
             tap,
             connected_ts_ns,
+            read: None,
         }
+    }
+
+    /// The connection's name in the recording, when recording.
+    pub fn recorded_name(&self) -> Option<&str> {
+        self.tap.as_ref().map(|(_, conn)| conn.as_str())
     }
 
     /// When the connection was established (as recorded).
@@ -115,8 +124,34 @@ impl WsConn {
         self.ws.send(Message::text(text)).await.map_err(|e| self.err(e))
     }
 
-    /// The next text frame; `None` when the server closed the connection.
+    /// The next text frame; `None` when the server closed the connection. Cancel-safe:
+    /// a frame is never lost nor recorded twice when the call is dropped mid-way.
     pub async fn recv(&mut self) -> Result<Option<Frame>, WsError> {
+        if self.read.is_none() {
+            let frame = self.read_frame().await?;
+            self.read = frame;
+        }
+        if let (Some((r, conn)), Some(f)) = (&self.tap, &self.read) {
+            r.recv(conn, &f.text, f.receive_ts_ns).await;
+        }
+        Ok(self.read.take())
+    }
+
+    /// Like `recv`, but leaves the frame out of the recording until the caller passes it
+    /// to [`record`](Self::record) — when it processes a frame it held back, so that the
+    /// recording lists frames in the order they were processed.
+    pub async fn recv_unrecorded(&mut self) -> Result<Option<Frame>, WsError> {
+        self.read_frame().await
+    }
+
+    /// Records a received frame (when recording).
+    pub async fn record(&mut self, frame: &Frame) {
+        if let Some((r, conn)) = &self.tap {
+            r.recv(conn, &frame.text, frame.receive_ts_ns).await;
+        }
+    }
+
+    async fn read_frame(&mut self) -> Result<Option<Frame>, WsError> {
         let text = loop {
             match self.ws.next().await {
                 None | Some(Ok(Message::Close(_))) => return Ok(None),
@@ -129,11 +164,10 @@ impl WsConn {
                 Some(Err(e)) => return Err(self.err(e)),
             }
         };
-        let receive_ts_ns = now_ns();
-        if let Some((r, conn)) = &self.tap {
-            r.recv(conn, &text, receive_ts_ns).await;
-        }
-        Ok(Some(Frame { text, receive_ts_ns }))
+        Ok(Some(Frame {
+            text,
+            receive_ts_ns: now_ns(),
+        }))
     }
 
     /// Sends a close frame; errors are irrelevant at this point.

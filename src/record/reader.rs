@@ -9,10 +9,26 @@ use std::path::{Path, PathBuf};
 /// One recorded exchange interaction, with its receive time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded {
-    Http { url: String, body: String, ts_ns: i64 },
-    Connect { url: String, ts_ns: i64 },
-    Send { data: String, ts_ns: i64 },
-    Recv { data: String, ts_ns: i64 },
+    Http {
+        url: String,
+        body: String,
+        ts_ns: i64,
+    },
+    /// `replaces`: the connection this one took over from in a planned handover; a
+    /// connect without it after the first is a reconnect.
+    Connect {
+        url: String,
+        ts_ns: i64,
+        replaces: Option<String>,
+    },
+    Send {
+        data: String,
+        ts_ns: i64,
+    },
+    Recv {
+        data: String,
+        ts_ns: i64,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -51,6 +67,8 @@ enum Line {
         url: String,
         ts: f64,
         ts_ns: Option<i64>,
+        #[serde(default)]
+        replaces: Option<String>,
     },
     Send {
         data: String,
@@ -111,9 +129,15 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
                     body: data,
                     ts_ns: time(ts, ts_ns),
                 }),
-                Line::Connect { url, ts, ts_ns } => rec.events.push(Recorded::Connect {
+                Line::Connect {
+                    url,
+                    ts,
+                    ts_ns,
+                    replaces,
+                } => rec.events.push(Recorded::Connect {
                     url,
                     ts_ns: time(ts, ts_ns),
+                    replaces,
                 }),
                 Line::Send { data, ts, ts_ns } => rec.events.push(Recorded::Send {
                     data,

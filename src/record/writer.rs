@@ -30,6 +30,9 @@ enum Line<'a> {
         ts: f64,
         ts_ns: i64,
         url: &'a str,
+        /// A planned handover: this connection takes over from `replaces` (our extension).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replaces: Option<&'a str>,
     },
     Send {
         conn: &'a str,
@@ -113,12 +116,13 @@ impl Recorder {
         .await;
     }
 
-    pub async fn connect(&self, conn: &str, url: &str, ts_ns: i64) {
+    pub async fn connect(&self, conn: &str, url: &str, ts_ns: i64, replaces: Option<&str>) {
         self.push(&Line::Connect {
             conn,
             ts: seconds(ts_ns),
             ts_ns,
             url,
+            replaces,
         })
         .await;
     }

@@ -59,7 +59,11 @@ struct Truth {
 
 #[derive(Default)]
 struct State {
+    /// The venue's clock: frames up to here have happened (the furthest any connection
+    /// has played). Each connection plays from where the venue was when it subscribed.
     cursor: usize,
+    /// Frames withheld to inject a gap (from every connection).
+    withheld: HashSet<usize>,
     connections: u64,
     served: HashSet<String>,
     books: HashMap<String, Truth>,
@@ -242,13 +246,15 @@ impl BinanceSim {
             .nth(1)
             .map(|s| s.split('/').map(str::to_owned).collect())
             .unwrap_or_default();
-        {
+        let mut cursor = {
             let mut st = self.lock();
             st.connections += 1;
             if st.connections > 1 {
-                st.cursor = st.cursor.saturating_sub(self.switches.rewind_on_reconnect);
+                st.cursor.saturating_sub(self.switches.rewind_on_reconnect)
+            } else {
+                st.cursor
             }
-        }
+        };
         let mut sent_here = 0u64;
         loop {
             // Take what the client sent: wait for it while nothing is subscribed, else
@@ -281,7 +287,7 @@ impl BinanceSim {
             }
             let next = {
                 let mut st = self.lock();
-                match self.frames.get(st.cursor) {
+                match self.frames.get(cursor) {
                     None => Next::Idle,
                     Some(frame) => {
                         let waiting = frame.after_snapshots.iter().any(|s| {
@@ -291,8 +297,20 @@ impl BinanceSim {
                         if waiting {
                             Next::Wait
                         } else {
-                            st.cursor += 1;
-                            let keep = !frame.stream.contains("@depth") || self.play_depth(&mut st, frame);
+                            cursor += 1;
+                            // The first connection to reach a frame makes it happen at the
+                            // venue; the others see the same frame (as Binance broadcasts).
+                            let keep = if cursor > st.cursor {
+                                st.cursor = cursor;
+                                let keep =
+                                    !frame.stream.contains("@depth") || self.play_depth(&mut st, frame);
+                                if !keep {
+                                    st.withheld.insert(cursor - 1);
+                                }
+                                keep
+                            } else {
+                                !st.withheld.contains(&(cursor - 1))
+                            };
                             let wanted = subscribed.contains(&frame.stream)
                                 || frame_matches(&subscribed, &frame.stream);
                             if keep && wanted {

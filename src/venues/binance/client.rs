@@ -2,23 +2,25 @@
 //! venue's streams-per-connection limit), subscribes at the venue's message rate, fetches
 //! throttled depth snapshots, and reconnects with backoff. All state logic is in `session`.
 
+use super::handover::{Held, OVERLAP, Replacement};
 use super::parse::{self, Instruments, Market};
 use super::session::{Output, Session};
 use crate::config::{Channel, ExchangeConfig, TradeStream};
 use crate::model::Event;
-use crate::net::{Cause, ConnectError, ConnectionFactory, Fetched, HttpClient};
+use crate::net::{Cause, ConnectError, ConnectionFactory, Fetched, Frame, HttpClient, WsConn};
 use crate::venues::backoff::{Backoff, WeightBudget};
 use crate::venues::{VenueError, endpoint, stopped};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use url::Url;
 
-/// Reconnect before Binance's 24-hour connection limit.
-const MAX_CONNECTION_AGE: Duration = Duration::from_secs(23 * 3600 + 50 * 60);
-/// No data frame for this long: the connection is presumed dead.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Reconnect before Binance's 24-hour connection limit (`max_connection_age_s`).
+const DEFAULT_MAX_CONNECTION_AGE_S: u64 = 23 * 3600 + 50 * 60;
+/// No data frame for this long: the connection is presumed dead (`idle_timeout_ms`).
+const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 /// Snapshot requests stop this long after Binance answers 429 or 418.
 const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 /// Streams named in one SUBSCRIBE message.
@@ -91,6 +93,8 @@ struct Shared {
     rest_url: Url,
     ws_url: Url,
     depth_limit: u16,
+    idle_timeout: Duration,
+    max_connection_age: Duration,
     budget: WeightBudget,
     events: mpsc::Sender<Event>,
 }
@@ -98,6 +102,8 @@ struct Shared {
 enum Ended {
     Shutdown,
     Reconnect(&'static str),
+    /// The connection reached `max_connection_age_s`: replaced at once, no backoff.
+    Aged,
 }
 
 impl BinanceAdapter {
@@ -152,6 +158,14 @@ impl BinanceAdapter {
             )?,
             rest_url,
             depth_limit: self.config.depth_limit.unwrap_or(1000),
+            idle_timeout: Duration::from_millis(
+                self.config.idle_timeout_ms.unwrap_or(DEFAULT_IDLE_TIMEOUT_MS),
+            ),
+            max_connection_age: Duration::from_secs(
+                self.config
+                    .max_connection_age_s
+                    .unwrap_or(DEFAULT_MAX_CONNECTION_AGE_S),
+            ),
             budget: WeightBudget::new(market.snapshot_weight_per_minute()),
             events,
         });
@@ -211,6 +225,10 @@ async fn connection_loop(
                 tracing::warn!(%exchange, "reconnecting: {why}");
                 backoff.next_delay()
             }
+            Ok(Ended::Aged) => {
+                tracing::info!(%exchange, "reconnecting: connection age limit");
+                Duration::ZERO
+            }
             Err(e) => {
                 let delay = backoff.next_delay();
                 tracing::warn!(%exchange, "connection failed, retrying in {} ms: {e}", delay.as_millis());
@@ -226,17 +244,8 @@ async fn connection_loop(
 
 type SnapshotResult = (Arc<str>, Result<Fetched, ConnectError>);
 
-async fn stream_once(
-    shared: &Arc<Shared>,
-    session: &mut Session,
-    streams: &[String],
-    shutdown: &mut watch::Receiver<bool>,
-    backoff: &mut Backoff,
-) -> Result<Ended, VenueError> {
-    let mut ws = shared
-        .factory
-        .websocket(shared.market.exchange(), &shared.ws_url)
-        .await?;
+/// Subscribes to `streams` at the venue's incoming-message rate.
+async fn subscribe(shared: &Shared, ws: &mut WsConn, streams: &[String]) -> Result<(), VenueError> {
     let pause = Duration::from_millis(1000 / shared.market.subscribe_messages_per_second());
     for (id, batch) in streams.chunks(STREAMS_PER_SUBSCRIBE).enumerate() {
         if id > 0 {
@@ -245,6 +254,26 @@ async fn stream_once(
         let msg = serde_json::json!({"method": "SUBSCRIBE", "params": batch, "id": id + 1});
         ws.send_text(msg.to_string()).await?;
     }
+    Ok(())
+}
+
+/// A frame from either connection (both are read while a replacement comes up).
+fn on_frame(shared: &Shared, session: &mut Session, frame: &Frame, out: &mut Vec<Output>) {
+    if let Err(e) = session.on_frame(&frame.text, frame.receive_ts_ns, out) {
+        tracing::warn!(exchange = %shared.market.exchange(), "frame skipped: {e}");
+    }
+}
+
+async fn stream_once(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    streams: &[String],
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Backoff,
+) -> Result<Ended, VenueError> {
+    let exchange = shared.market.exchange();
+    let mut ws = shared.factory.websocket(exchange, &shared.ws_url).await?;
+    subscribe(shared, &mut ws, streams).await?;
     let (snap_tx, mut snap_rx) = mpsc::channel::<SnapshotResult>(64);
     // Snapshot fetches belong to this connection: leaving it aborts them, so none outlives
     // a reconnect or holds up shutdown while it waits out the request budget.
@@ -252,7 +281,10 @@ async fn stream_once(
     let mut pending = HashSet::new();
     let mut out = Vec::new();
     session.restart("reconnected", ws.connected_ts_ns(), &mut out);
-    let deadline = tokio::time::Instant::now() + MAX_CONNECTION_AGE;
+    let mut deadline = Instant::now() + shared.max_connection_age;
+    // At the age limit a replacement is subscribed while this connection keeps streaming
+    // (see `handover`); until it takes over, `deadline` bounds its start and the overlap.
+    let mut replacement: Option<Replacement> = None;
     let mut connected = false;
     loop {
         if !handle(
@@ -269,9 +301,38 @@ async fn stream_once(
         tokio::select! {
             _ = stopped(shutdown) => {
                 ws.close().await;
+                if let Some(r) = replacement {
+                    r.close().await;
+                }
                 return Ok(Ended::Shutdown);
             }
-            _ = tokio::time::sleep_until(deadline) => return Ok(Ended::Reconnect("connection age limit")),
+            _ = tokio::time::sleep_until(deadline) => match replacement.take() {
+                None => {
+                    tracing::info!(%exchange, "connection age limit: subscribing a replacement");
+                    let opening = shared.factory.websocket_replacing(exchange, &shared.ws_url, &ws);
+                    let opened = async {
+                        let mut r = opening.await?;
+                        subscribe(shared, &mut r, streams).await?;
+                        Ok::<_, VenueError>(r)
+                    };
+                    match opened.await {
+                        Ok(r) => replacement = Some(Replacement::new(r)),
+                        Err(e) => {
+                            tracing::warn!(%exchange, "replacement connection failed: {e}");
+                            return Ok(Ended::Aged);
+                        }
+                    }
+                    deadline = Instant::now() + shared.idle_timeout;
+                }
+                Some(r) if !r.streaming() => {
+                    r.close().await;
+                    return Ok(Ended::Reconnect("the replacement connection sent no data"));
+                }
+                Some(r) => {
+                    take_over(shared, session, &mut ws, r, &mut out).await;
+                    deadline = Instant::now() + shared.max_connection_age;
+                }
+            },
             Some((symbol, result)) = snap_rx.recv() => {
                 pending.remove(&symbol);
                 match result {
@@ -285,22 +346,54 @@ async fn stream_once(
                     }
                 }
             }
-            frame = tokio::time::timeout(IDLE_TIMEOUT, ws.recv()) => match frame {
+            frame = async { replacement.as_mut().expect("guarded").ws().recv_unrecorded().await }, if replacement.is_some() => match frame {
+                Ok(Some(frame)) => match replacement.as_mut().expect("guarded").hold(frame) {
+                    Held::FirstData => deadline = Instant::now() + OVERLAP,
+                    Held::Waiting => {}
+                    Held::Full => {
+                        let r = replacement.take().expect("guarded");
+                        take_over(shared, session, &mut ws, r, &mut out).await;
+                        deadline = Instant::now() + shared.max_connection_age;
+                    }
+                },
+                Ok(None) => return Ok(Ended::Reconnect("the replacement connection was closed")),
+                Err(e) => return Err(e.into()),
+            },
+            frame = tokio::time::timeout(shared.idle_timeout, ws.recv()) => match frame {
                 Err(_) => return Ok(Ended::Reconnect("no data within the idle timeout")),
-                Ok(Ok(None)) => return Ok(Ended::Reconnect("closed by the server")),
+                Ok(Ok(None)) => match replacement.take() {
+                    // Closed while its replacement is subscribed: that one takes over now.
+                    Some(r) => {
+                        take_over(shared, session, &mut ws, r, &mut out).await;
+                        deadline = Instant::now() + shared.max_connection_age;
+                    }
+                    None => return Ok(Ended::Reconnect("closed by the server")),
+                },
                 Ok(Err(e)) => return Err(e.into()),
                 Ok(Ok(Some(frame))) => {
                     if !connected {
                         connected = true;
                         backoff.reset();
                     }
-                    if let Err(e) = session.on_frame(&frame.text, frame.receive_ts_ns, &mut out) {
-                        tracing::warn!(exchange = %shared.market.exchange(), "frame skipped: {e}");
-                    }
+                    on_frame(shared, session, &frame, &mut out);
                 }
             },
         }
     }
+}
+
+async fn take_over(
+    shared: &Shared,
+    session: &mut Session,
+    ws: &mut WsConn,
+    r: Replacement,
+    out: &mut Vec<Output>,
+) {
+    for frame in r.take_over(ws).await {
+        ws.record(&frame).await;
+        on_frame(shared, session, &frame, out);
+    }
+    tracing::info!(exchange = %shared.market.exchange(), "replacement connection took over");
 }
 
 /// Publishes events (waiting when the sink is slow) and starts snapshot fetches.

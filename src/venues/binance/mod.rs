@@ -1,6 +1,7 @@
 //! Binance spot (`binance`) and USD-M futures (`binance_futures`).
 
 pub mod client;
+mod handover;
 pub mod messages;
 pub mod parse;
 pub mod session;

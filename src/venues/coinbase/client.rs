@@ -20,8 +20,9 @@ const DEFAULT_WS_URL: &str = "wss://advanced-trade-ws.coinbase.com";
 const DEFAULT_REST_URL: &str = "https://api.coinbase.com/api/v3/brokerage";
 /// Products per WebSocket connection.
 const PRODUCTS_PER_CONNECTION: usize = 100;
-/// Heartbeats arrive every second; this long without any message means a dead connection.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Heartbeats arrive every second; this long without any message means a dead connection
+/// (`idle_timeout_ms`).
+const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
 const EXCHANGE: ExchangeId = ExchangeId::Coinbase;
 
 pub struct CoinbaseAdapter {
@@ -34,6 +35,7 @@ struct Shared {
     signer: Option<Signer>,
     ws_url: Url,
     channels: Vec<&'static str>,
+    idle_timeout: Duration,
     events: mpsc::Sender<Event>,
 }
 
@@ -95,6 +97,9 @@ impl CoinbaseAdapter {
             signer,
             ws_url: endpoint(EXCHANGE, self.config.ws_url.as_ref(), DEFAULT_WS_URL, "")?,
             channels,
+            idle_timeout: Duration::from_millis(
+                self.config.idle_timeout_ms.unwrap_or(DEFAULT_IDLE_TIMEOUT_MS),
+            ),
             events,
         });
         let books = self.config.channels.contains(&Channel::L2Book);
@@ -197,7 +202,7 @@ async fn stream_once(
                 ws.close().await;
                 return Ok(Ended::Shutdown);
             }
-            frame = tokio::time::timeout(IDLE_TIMEOUT, ws.recv()) => match frame {
+            frame = tokio::time::timeout(shared.idle_timeout, ws.recv()) => match frame {
                 Err(_) => return Ok(Ended::Reconnect("no message within the idle timeout")),
                 Ok(Ok(None)) => return Ok(Ended::Reconnect("closed by the server")),
                 Ok(Err(e)) => return Err(e.into()),
