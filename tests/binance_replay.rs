@@ -184,3 +184,101 @@ async fn replay_command_writes_exact_decimals_as_recorded() {
         &snapshot[..300]
     );
 }
+
+/// The capture's snapshot and its depth diffs, parsed.
+fn snapshot_and_diffs(rel: &str, market: Market) -> (parse::Snapshot, Vec<parse::DepthDiff>) {
+    let rec = recording(rel);
+    let info = parse::synthesize_exchange_info([String::from("BTCUSDT")].iter(), market == Market::Futures);
+    let instruments = parse::parse_instruments(market, &info).unwrap();
+    let mut snapshot = None;
+    let mut diffs = Vec::new();
+    for ev in &rec.events {
+        match ev {
+            Recorded::Http { body, .. } => snapshot = Some(parse::parse_snapshot(body).unwrap()),
+            Recorded::Recv { data, .. } => {
+                if let Ok(parse::Frame::Depth(d)) = parse::parse_frame(market, &instruments, data, 0) {
+                    diffs.push(d);
+                }
+            }
+            _ => {}
+        }
+    }
+    (snapshot.unwrap(), diffs)
+}
+
+#[test]
+fn sequence_rules_on_recorded_diffs_spot_and_futures() {
+    use feedhandler::venues::binance::sync::{BookSync, SnapshotStep, Step};
+    for (rel, market) in [(SPOT_HFT, Market::Spot), (USDM_HFT, Market::Futures)] {
+        let (snap, diffs) = snapshot_and_diffs(rel, market);
+        let last = snap.last_update_id;
+        // Diffs contained in the snapshot are dropped; the first applied one straddles it.
+        let first = diffs.iter().position(|d| d.final_update_id > last).unwrap();
+        let d = &diffs[first];
+        match market {
+            Market::Spot => assert!(d.first_update_id <= last + 1 && last < d.final_update_id),
+            Market::Futures => assert!(d.first_update_id <= last && last <= d.final_update_id),
+        }
+        let mut sync = BookSync::new(market, Arc::from("BTC-USDT"));
+        for d in &diffs[..first + 3] {
+            assert_eq!(sync.on_diff(d.clone()), Step::Buffered);
+        }
+        let SnapshotStep::Synced(updates) = sync.on_snapshot(snap.clone(), 0) else {
+            panic!("{rel}: the recorded snapshot syncs");
+        };
+        assert_eq!(
+            updates.len(),
+            4,
+            "{rel}: the snapshot and the 3 buffered diffs after it"
+        );
+        // Skipping one diff is a gap for the next, which starts buffering again.
+        let skipped = &diffs[first + 3];
+        let next = &diffs[first + 4];
+        match sync.on_diff(next.clone()) {
+            // The message names what continuity required: the skipped diff's start.
+            Step::Gap { expected } => {
+                let wanted = match market {
+                    Market::Spot => format!("U={}", skipped.first_update_id),
+                    Market::Futures => format!("pu={}", skipped.prev_final_update_id.unwrap()),
+                };
+                assert!(expected.starts_with(&wanted), "{rel}: {expected}");
+            }
+            other => panic!("{rel}: a skipped diff is a gap, got {other:?}"),
+        }
+        assert!(sync.is_buffering() && sync.book().depth() == (0, 0));
+        // A snapshot older than every buffered diff cannot sync them.
+        assert!(matches!(
+            sync.on_snapshot(snap.clone(), 0),
+            SnapshotStep::TooOld { .. }
+        ));
+    }
+    // Futures: a snapshot at a diff boundary (lastUpdateId = u of a diff) drops that diff
+    // and takes the next one, whose pu equals lastUpdateId, as the straddling diff.
+    let (snap, diffs) = snapshot_and_diffs(USDM_HFT, Market::Futures);
+    let k = diffs
+        .iter()
+        .position(|d| d.final_update_id > snap.last_update_id)
+        .unwrap()
+        + 5;
+    let at_boundary = parse::Snapshot {
+        last_update_id: diffs[k].final_update_id,
+        ..snap
+    };
+    assert_eq!(diffs[k + 1].prev_final_update_id, Some(diffs[k].final_update_id));
+    let mut sync = BookSync::new(Market::Futures, Arc::from("BTC-USDT-PERP"));
+    for d in &diffs[k..k + 3] {
+        sync.on_diff(d.clone());
+    }
+    let SnapshotStep::Synced(updates) = sync.on_snapshot(at_boundary, 0) else {
+        panic!("boundary snapshot syncs");
+    };
+    let sequences: Vec<u64> = updates.iter().map(|u| u.sequence).collect();
+    assert_eq!(
+        sequences,
+        [
+            diffs[k].final_update_id,
+            diffs[k + 1].final_update_id,
+            diffs[k + 2].final_update_id
+        ]
+    );
+}

@@ -4,8 +4,9 @@
 
 use super::handover::{Held, OVERLAP, Replacement};
 use super::parse::{self, Instruments, Market};
+use super::plan;
 use super::session::{Output, Session};
-use crate::config::{Channel, ExchangeConfig, TradeStream};
+use crate::config::{Channel, ExchangeConfig};
 use crate::model::Event;
 use crate::net::{Cause, ConnectError, ConnectionFactory, Fetched, Frame, HttpClient, WsConn};
 use crate::venues::backoff::{Backoff, WeightBudget};
@@ -23,61 +24,6 @@ const DEFAULT_MAX_CONNECTION_AGE_S: u64 = 23 * 3600 + 50 * 60;
 const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 /// Snapshot requests stop this long after Binance answers 429 or 418.
 const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
-/// Streams named in one SUBSCRIBE message.
-const STREAMS_PER_SUBSCRIBE: usize = 200;
-
-impl Market {
-    fn default_ws_url(self) -> &'static str {
-        match self {
-            Self::Spot => "wss://stream.binance.com:9443",
-            Self::Futures => "wss://fstream.binance.com",
-        }
-    }
-    fn default_rest_url(self) -> &'static str {
-        match self {
-            Self::Spot => "https://api.binance.com",
-            Self::Futures => "https://fapi.binance.com",
-        }
-    }
-    fn api_prefix(self) -> &'static str {
-        match self {
-            Self::Spot => "/api/v3",
-            Self::Futures => "/fapi/v1",
-        }
-    }
-    fn max_streams_per_connection(self) -> usize {
-        match self {
-            Self::Spot => 1024,
-            Self::Futures => 200,
-        }
-    }
-    /// Incoming messages per second a connection may send.
-    fn subscribe_messages_per_second(self) -> u64 {
-        match self {
-            Self::Spot => 5,
-            Self::Futures => 10,
-        }
-    }
-    /// Half of the venue's per-minute REST request weight, left for snapshots.
-    fn snapshot_weight_per_minute(self) -> u32 {
-        match self {
-            Self::Spot => 3000,
-            Self::Futures => 1200,
-        }
-    }
-    fn depth_weight(self, limit: u16) -> u32 {
-        match (self, limit) {
-            (Self::Spot, 0..=100) => 5,
-            (Self::Spot, 101..=500) => 25,
-            (Self::Spot, 501..=1000) => 50,
-            (Self::Spot, _) => 250,
-            (Self::Futures, 0..=50) => 2,
-            (Self::Futures, 51..=100) => 5,
-            (Self::Futures, 101..=500) => 10,
-            (Self::Futures, _) => 20,
-        }
-    }
-}
 
 pub struct BinanceAdapter {
     market: Market,
@@ -169,12 +115,8 @@ impl BinanceAdapter {
             budget: WeightBudget::new(market.snapshot_weight_per_minute()),
             events,
         });
-        let per_symbol = self.config.channels.len();
-        let symbols_per_conn = (market.max_streams_per_connection() / per_symbol.max(1)).max(1);
         let mut tasks = tokio::task::JoinSet::new();
-        for chunk in self.config.symbols.chunks(symbols_per_conn) {
-            let subset = instruments.select(chunk).expect("chunk of selected symbols");
-            let streams = streams_for(&subset, &self.config);
+        for (subset, streams) in plan::connections(market, &self.config, &instruments) {
             let books: Vec<Arc<str>> = if self.config.channels.contains(&Channel::L2Book) {
                 subset.iter().map(|(n, _)| n.clone()).collect()
             } else {
@@ -191,23 +133,6 @@ impl BinanceAdapter {
         while tasks.join_next().await.is_some() {}
         Ok(())
     }
-}
-
-fn streams_for(instruments: &Instruments, config: &ExchangeConfig) -> Vec<String> {
-    let mut streams = Vec::new();
-    let mut wires: Vec<&str> = instruments.iter().map(|(_, w)| w).collect();
-    wires.sort_unstable();
-    for wire in wires {
-        let lower = wire.to_ascii_lowercase();
-        for channel in &config.channels {
-            streams.push(match (channel, config.trade_stream) {
-                (Channel::Trades, TradeStream::Trade) => format!("{lower}@trade"),
-                (Channel::Trades, TradeStream::AggTrade) => format!("{lower}@aggTrade"),
-                (Channel::L2Book, _) => format!("{lower}@depth@100ms"),
-            });
-        }
-    }
-    streams
 }
 
 async fn connection_loop(
@@ -247,12 +172,11 @@ type SnapshotResult = (Arc<str>, Result<Fetched, ConnectError>);
 /// Subscribes to `streams` at the venue's incoming-message rate.
 async fn subscribe(shared: &Shared, ws: &mut WsConn, streams: &[String]) -> Result<(), VenueError> {
     let pause = Duration::from_millis(1000 / shared.market.subscribe_messages_per_second());
-    for (id, batch) in streams.chunks(STREAMS_PER_SUBSCRIBE).enumerate() {
-        if id > 0 {
+    for (i, msg) in plan::subscribe_messages(streams).into_iter().enumerate() {
+        if i > 0 {
             tokio::time::sleep(pause).await;
         }
-        let msg = serde_json::json!({"method": "SUBSCRIBE", "params": batch, "id": id + 1});
-        ws.send_text(msg.to_string()).await?;
+        ws.send_text(msg).await?;
     }
     Ok(())
 }

@@ -4,5 +4,6 @@ pub mod client;
 mod handover;
 pub mod messages;
 pub mod parse;
+mod plan;
 pub mod session;
 pub mod sync;
