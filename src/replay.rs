@@ -6,7 +6,7 @@ use crate::record::reader::{Recorded, Recording};
 use crate::venues::binance::parse::{self, Market, ParseError};
 use crate::venues::binance::session::{Output, Session};
 use crate::venues::coinbase;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -128,6 +128,56 @@ struct Subscription {
     product_ids: Vec<String>,
 }
 
+#[derive(serde::Deserialize)]
+struct SubscribeRequest<'a> {
+    method: &'a str,
+    #[serde(borrow, default)]
+    params: Vec<&'a str>,
+}
+
+/// Which Binance symbols each recorded connection carried, to restart exactly the books
+/// the live client restarted: a symbol subscribed again on a new connection was
+/// reconnected (its books start over, as of that connection's connect time), unless the
+/// connection took over from another at its age limit.
+#[derive(Default)]
+struct Resubscriptions {
+    /// The connection each symbol was last subscribed on.
+    carried_by: HashMap<Arc<str>, String>,
+    connects: HashMap<String, (i64, bool)>,
+}
+
+impl Resubscriptions {
+    fn connected(&mut self, conn: &str, ts_ns: i64, handover: bool) {
+        self.connects.insert(conn.to_owned(), (ts_ns, handover));
+    }
+
+    fn subscribed<'a>(
+        &mut self,
+        session: &mut Session,
+        conn: &str,
+        streams: impl Iterator<Item = &'a str>,
+        out: &mut Vec<Output>,
+    ) {
+        let mut again: Vec<Arc<str>> = Vec::new();
+        for stream in streams {
+            let wire = stream.split('@').next().unwrap_or_default().to_ascii_uppercase();
+            let Some(symbol) = session.instruments().normalized(&wire).cloned() else {
+                continue;
+            };
+            match self.carried_by.insert(symbol.clone(), conn.to_owned()) {
+                Some(before) if before != conn && !again.contains(&symbol) => again.push(symbol),
+                _ => {}
+            }
+        }
+        match self.connects.get(conn) {
+            Some(&(ts_ns, false)) if !again.is_empty() => {
+                session.restart_symbols(&again, "reconnected", ts_ns, out);
+            }
+            _ => {}
+        }
+    }
+}
+
 async fn replay_binance(
     rec: &Recording,
     market: Market,
@@ -155,15 +205,24 @@ async fn replay_binance(
     let mut session = Session::new(market, instruments, &books);
     let mut stats = ReplayStats::default();
     let mut out = Vec::new();
-    let mut connects = 0;
+    let mut resubscriptions = Resubscriptions::default();
     for ev in &rec.events {
         match ev {
-            // A reconnect in the recording: the live client restarted every book here. A
-            // handover keeps them (the sequence checks carry the books across).
-            Recorded::Connect { ts_ns, replaces, .. } => {
-                connects += 1;
-                if connects > 1 && replaces.is_none() {
-                    session.restart("reconnected", *ts_ns, &mut out);
+            Recorded::Connect {
+                conn,
+                url,
+                ts_ns,
+                replaces,
+            } => {
+                resubscriptions.connected(conn, *ts_ns, replaces.is_some());
+                let streams = url.split("streams=").nth(1).unwrap_or_default().split('/');
+                resubscriptions.subscribed(&mut session, conn, streams, &mut out);
+            }
+            Recorded::Send { conn, data, .. } => {
+                if let Ok(req) = serde_json::from_str::<SubscribeRequest>(data) {
+                    if req.method == "SUBSCRIBE" {
+                        resubscriptions.subscribed(&mut session, conn, req.params.iter().copied(), &mut out);
+                    }
                 }
             }
             Recorded::Http { url, body, ts_ns } if url.contains("/depth") => {

@@ -282,3 +282,83 @@ fn sequence_rules_on_recorded_diffs_spot_and_futures() {
         ]
     );
 }
+
+/// BINANCE.jsonl re-cut as if its four symbols had streamed on two connections, the second
+/// of which reconnects (or, with `handover`, is replaced at its age limit) halfway.
+fn two_connection_recording(handover: bool) -> feedhandler::record::reader::Recording {
+    let mut rec = recording(BINANCE_CF);
+    let url = |streams: &str| format!("wss://stream.binance.com:9443/stream?streams={streams}");
+    let connect = |conn: &str, streams: &str, ts_ns: i64, replaces: Option<&str>| Recorded::Connect {
+        conn: conn.into(),
+        url: url(streams),
+        ts_ns,
+        replaces: replaces.map(Into::into),
+    };
+    let first = rec
+        .events
+        .iter()
+        .position(|e| matches!(e, Recorded::Connect { .. }))
+        .unwrap();
+    let Recorded::Connect { ts_ns, .. } = rec.events[first] else {
+        unreachable!()
+    };
+    let a = "nknusdt@depth@100ms/blzeth@depth@100ms/nknusdt@aggTrade/blzeth@aggTrade";
+    let b = "lrcbtc@depth@100ms/runeeur@depth@100ms/lrcbtc@aggTrade/runeeur@aggTrade";
+    rec.events.splice(
+        first..=first,
+        [
+            connect("BINANCE.ws.1", a, ts_ns, None),
+            connect("BINANCE.ws.2", b, ts_ns, None),
+        ],
+    );
+    let half = first + (rec.events.len() - first) / 2;
+    let Recorded::Recv { ts_ns, .. } = rec.events[half] else {
+        panic!("a frame halfway")
+    };
+    rec.events.insert(
+        half,
+        connect("BINANCE.ws.3", b, ts_ns, handover.then_some("BINANCE.ws.2")),
+    );
+    rec
+}
+
+async fn replay_statuses(rec: feedhandler::record::reader::Recording) -> Vec<(String, String)> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 16);
+    feedhandler::replay::replay(&rec, tx).await.unwrap();
+    let mut lines = String::new();
+    while let Ok(e) = rx.try_recv() {
+        lines.push_str(&serde_json::to_string(&e).unwrap());
+        lines.push('\n');
+    }
+    statuses(&lines)
+}
+
+#[tokio::test]
+async fn replay_resyncs_only_the_books_of_the_connection_that_reconnected() {
+    let st = replay_statuses(two_connection_recording(false)).await;
+    let of = |symbol: &str| -> Vec<&str> {
+        st.iter()
+            .filter(|(s, _)| s == symbol)
+            .map(|(_, s)| s.as_str())
+            .collect()
+    };
+    for symbol in ["NKN-USDT", "BLZ-ETH"] {
+        assert_eq!(
+            of(symbol),
+            ["synced"],
+            "{symbol} was on the connection that stayed up"
+        );
+    }
+    for symbol in ["LRC-BTC", "RUNE-EUR"] {
+        assert_eq!(
+            of(symbol),
+            ["synced", "resyncing"],
+            "{symbol} was on the one that reconnected"
+        );
+    }
+    let st = replay_statuses(two_connection_recording(true)).await;
+    assert!(
+        st.iter().all(|(_, s)| s == "synced"),
+        "a handover keeps every book: {st:?}"
+    );
+}

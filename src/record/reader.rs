@@ -14,14 +14,16 @@ pub enum Recorded {
         body: String,
         ts_ns: i64,
     },
-    /// `replaces`: the connection this one took over from in a planned handover; a
-    /// connect without it after the first is a reconnect.
+    /// `conn` names the connection (`BINANCE.ws.3`); `replaces`: the connection this one
+    /// took over from in a planned handover.
     Connect {
+        conn: String,
         url: String,
         ts_ns: i64,
         replaces: Option<String>,
     },
     Send {
+        conn: String,
         data: String,
         ts_ns: i64,
     },
@@ -63,6 +65,8 @@ enum Line {
         ts_ns: Option<i64>,
     },
     Connect {
+        #[serde(default)]
+        conn: String,
         #[serde(alias = "addr")]
         url: String,
         ts: f64,
@@ -71,6 +75,8 @@ enum Line {
         replaces: Option<String>,
     },
     Send {
+        #[serde(default)]
+        conn: String,
         data: String,
         ts: f64,
         ts_ns: Option<i64>,
@@ -130,16 +136,24 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
                     ts_ns: time(ts, ts_ns),
                 }),
                 Line::Connect {
+                    conn,
                     url,
                     ts,
                     ts_ns,
                     replaces,
                 } => rec.events.push(Recorded::Connect {
+                    conn,
                     url,
                     ts_ns: time(ts, ts_ns),
                     replaces,
                 }),
-                Line::Send { data, ts, ts_ns } => rec.events.push(Recorded::Send {
+                Line::Send {
+                    conn,
+                    data,
+                    ts,
+                    ts_ns,
+                } => rec.events.push(Recorded::Send {
+                    conn,
                     data,
                     ts_ns: time(ts, ts_ns),
                 }),

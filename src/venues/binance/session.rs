@@ -48,7 +48,29 @@ impl Session {
 
     /// All books start over (a new connection): asks for every snapshot.
     pub fn restart(&mut self, reason: &str, receive_ts_ns: i64, out: &mut Vec<Output>) {
-        for (symbol, sync) in &mut self.books {
+        self.restart_where(|_| true, reason, receive_ts_ns, out);
+    }
+
+    /// Only these symbols' books start over (in a replay, the reconnect of the connection
+    /// that carried them).
+    pub fn restart_symbols(
+        &mut self,
+        symbols: &[Arc<str>],
+        reason: &str,
+        receive_ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) {
+        self.restart_where(|s| symbols.contains(s), reason, receive_ts_ns, out);
+    }
+
+    fn restart_where(
+        &mut self,
+        chosen: impl Fn(&Arc<str>) -> bool,
+        reason: &str,
+        receive_ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) {
+        for (symbol, sync) in self.books.iter_mut().filter(|(s, _)| chosen(s)) {
             let had_book = !sync.is_buffering();
             sync.restart();
             if had_book {
