@@ -390,6 +390,23 @@ async fn at_the_age_limit_a_replacement_takes_over_without_resync_or_lost_trades
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instruments_are_retried_while_the_venue_is_unavailable() {
+    let switches = Switches {
+        unavailable_requests: 2,
+        ..Switches::default()
+    };
+    let venue = LocalVenue::start(&recording(BINANCE_CF), switches).await;
+    let out = run(&venue, &config(&venue, "binance", "NKN-USDT", "")).await;
+    assert_eq!(out.stderr.matches("HTTP status 503").count(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("retrying in"), "{}", out.stderr);
+    assert!(
+        statuses(&out.stdout).contains(&("NKN-USDT".into(), "synced".into())),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_symbols_are_rejected_at_start() {
     let venue = LocalVenue::start(&recording(BINANCE_CF), Switches::default()).await;
     let cfg = config(&venue, "binance", "NKN-USDT, NOPE-USDT, BTC-DOGE", "");

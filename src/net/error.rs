@@ -45,6 +45,31 @@ pub struct ConnectError {
     pub cause: Cause,
 }
 
+impl ConnectError {
+    /// Whether a later attempt can succeed. Not for rejected proxy credentials, invalid
+    /// URLs, failed TLS handshakes (certificates), or a 4xx answer other than 408, 418
+    /// and 429 (rate limits): those need a configuration change.
+    pub fn is_transient(&self) -> bool {
+        match &self.cause {
+            Cause::ProxyAuth(_) | Cause::Url(_) | Cause::Tls { .. } => false,
+            Cause::Status { status, .. } => !(400..500).contains(status) || matches!(status, 408 | 418 | 429),
+            _ => true,
+        }
+    }
+
+    /// The venue answered that its request rate limit was hit (429) or the IP is banned
+    /// for ignoring it (418, Binance).
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(
+            self.cause,
+            Cause::Status {
+                status: 418 | 429,
+                ..
+            }
+        )
+    }
+}
+
 /// Removes configured proxy credentials (plain and as Basic-auth base64) from text that
 /// came from another library, so it can be logged or returned safely.
 #[derive(Debug, Clone, Default)]
@@ -94,4 +119,51 @@ pub fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_are_those_a_retry_can_fix() {
+        let status = |status| Cause::Status {
+            status,
+            body: String::new(),
+        };
+        let tls = Cause::Tls {
+            host: "h".into(),
+            reason: "unknown issuer".into(),
+        };
+        // (cause, transient, rate limit)
+        let table = [
+            (Cause::ProxyUnreachable("refused".into()), true, false),
+            (Cause::Timeout(30_000), true, false),
+            (Cause::Dns("no such host".into()), true, false),
+            (status(503), true, false),
+            (status(429), true, true),
+            (status(418), true, true),
+            (status(408), true, false),
+            (status(404), false, false),
+            (status(400), false, false),
+            (Cause::ProxyAuth("407".into()), false, false),
+            (Cause::Url("no host".into()), false, false),
+            (tls, false, false),
+        ];
+        for (cause, transient, rate_limit) in table {
+            let text = cause.to_string();
+            let e = ConnectError {
+                exchange: ExchangeId::Binance,
+                kind: ConnKind::Http,
+                target: "api.binance.com:443".into(),
+                route: "direct".into(),
+                cause,
+            };
+            assert_eq!(
+                (e.is_transient(), e.is_rate_limit()),
+                (transient, rate_limit),
+                "{text}"
+            );
+        }
+    }
 }

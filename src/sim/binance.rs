@@ -32,6 +32,8 @@ pub struct Switches {
     pub ping_every_frames: Option<u64>,
     /// Answer the first n depth snapshot requests with 429 (request weight exceeded).
     pub rate_limit_snapshots: u64,
+    /// Answer the first n REST requests of any kind with 503 (venue unavailable).
+    pub unavailable_requests: u64,
 }
 
 struct Frame {
@@ -375,7 +377,12 @@ fn frame_matches(subscribed: &HashSet<String>, stream: &str) -> bool {
 
 impl Venue for BinanceSim {
     fn http(&self, path: &str) -> HttpReply {
-        self.http_requests.fetch_add(1, Ordering::Relaxed);
+        if self.http_requests.fetch_add(1, Ordering::Relaxed) < self.switches.unavailable_requests {
+            return HttpReply {
+                status: 503,
+                body: "Service Unavailable".into(),
+            };
+        }
         if path.contains("/exchangeInfo") {
             HttpReply::ok(self.exchange_info.clone())
         } else if path.contains("/depth") {

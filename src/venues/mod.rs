@@ -8,7 +8,13 @@ pub mod decimal;
 pub mod timestamp;
 
 use crate::config::ExchangeId;
-use crate::net::{ConnectError, WsError};
+use crate::net::{ConnectError, HttpClient, WsError};
+use backoff::Backoff;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Requests stop this long after a venue answers 429 or 418.
+pub const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 
 /// Why an adapter could not start (later failures are retried, not returned).
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +44,40 @@ pub enum VenueError {
 /// Resolves when shutdown has been requested.
 pub async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Fetches what an adapter needs before it can stream (its instrument list). Failures
+/// that can pass (network, proxy unreachable, 5xx, rate limits) are retried with backoff
+/// — after a 429/418 only once [`RATE_LIMIT_PAUSE`] has passed — until it arrives;
+/// others are returned. `None` when shutdown comes first.
+pub async fn fetch_at_start(
+    http: &HttpClient,
+    url: &url::Url,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<String>, VenueError> {
+    let mut backoff = Backoff::default();
+    loop {
+        let e = tokio::select! {
+            got = http.get_text(url) => match got {
+                Ok(body) => return Ok(Some(body)),
+                Err(e) => e,
+            },
+            _ = stopped(shutdown) => return Ok(None),
+        };
+        if !e.is_transient() {
+            return Err(e.into());
+        }
+        let delay = if e.is_rate_limit() {
+            RATE_LIMIT_PAUSE
+        } else {
+            backoff.next_delay()
+        };
+        tracing::warn!("{e}; retrying in {} ms", delay.as_millis());
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped(shutdown) => return Ok(None),
+        }
+    }
 }
 
 /// `base` (or the venue default) joined with `path`.

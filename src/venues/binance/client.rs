@@ -10,7 +10,7 @@ use crate::config::{Channel, ExchangeConfig};
 use crate::model::Event;
 use crate::net::{Cause, ConnectError, ConnectionFactory, Fetched, Frame, HttpClient, WsConn};
 use crate::venues::backoff::{Backoff, WeightBudget};
-use crate::venues::{VenueError, endpoint, stopped};
+use crate::venues::{RATE_LIMIT_PAUSE, VenueError, endpoint, fetch_at_start, stopped};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +22,6 @@ use url::Url;
 const DEFAULT_MAX_CONNECTION_AGE_S: u64 = 23 * 3600 + 50 * 60;
 /// No data frame for this long: the connection is presumed dead (`idle_timeout_ms`).
 const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
-/// Snapshot requests stop this long after Binance answers 429 or 418.
-const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 
 pub struct BinanceAdapter {
     market: Market,
@@ -65,7 +63,7 @@ impl BinanceAdapter {
     pub async fn run(
         self,
         events: mpsc::Sender<Event>,
-        shutdown: watch::Receiver<bool>,
+        mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), VenueError> {
         let market = self.market;
         let exchange = market.exchange();
@@ -82,7 +80,9 @@ impl BinanceAdapter {
             "",
             &format!("{}/exchangeInfo", market.api_prefix()),
         )?;
-        let body = http.get_text(&info_url).await?;
+        let Some(body) = fetch_at_start(&http, &info_url, &mut shutdown).await? else {
+            return Ok(());
+        };
         let all = parse::parse_instruments(market, &body).map_err(|source| VenueError::Parse {
             exchange,
             source: Box::new(source),

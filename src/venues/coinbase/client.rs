@@ -10,7 +10,7 @@ use crate::config::{Channel, ExchangeConfig, ExchangeId};
 use crate::model::Event;
 use crate::net::{ConnectionFactory, WsConn};
 use crate::venues::backoff::Backoff;
-use crate::venues::{VenueError, endpoint, stopped};
+use crate::venues::{VenueError, endpoint, fetch_at_start, stopped};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -53,7 +53,7 @@ impl CoinbaseAdapter {
     pub async fn run(
         self,
         events: mpsc::Sender<Event>,
-        shutdown: watch::Receiver<bool>,
+        mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), VenueError> {
         let rest = endpoint(
             EXCHANGE,
@@ -61,7 +61,10 @@ impl CoinbaseAdapter {
             DEFAULT_REST_URL,
             "/market/products",
         )?;
-        let body = self.factory.http(EXCHANGE).get_text(&rest).await?;
+        let http = self.factory.http(EXCHANGE);
+        let Some(body) = fetch_at_start(&http, &rest, &mut shutdown).await? else {
+            return Ok(());
+        };
         let all = parse::parse_products(&body).map_err(|e| VenueError::Parse {
             exchange: EXCHANGE,
             source: Box::new(e),
