@@ -135,20 +135,37 @@ struct SubscribeRequest<'a> {
     params: Vec<&'a str>,
 }
 
-/// Which Binance symbols each recorded connection carried, to restart exactly the books
-/// the live client restarted: a symbol subscribed again on a new connection was
-/// reconnected (its books start over, as of that connection's connect time), unless the
-/// connection took over from another at its age limit.
+/// Which connection of a recording carried each Binance book (its `@depth` stream), to
+/// restart exactly the books the live client restarted. A book's stream subscribed again
+/// on another connection means a reconnect: the book starts over, as of that
+/// connection's connect time, unless the connection took over from another at its age
+/// limit (`replaces`). A connection name connecting again (cryptofeed reuses them)
+/// restarts the books it carried.
 #[derive(Default)]
 struct Resubscriptions {
-    /// The connection each symbol was last subscribed on.
+    /// The connection each book's depth stream was last subscribed on.
     carried_by: HashMap<Arc<str>, String>,
     connects: HashMap<String, (i64, bool)>,
 }
 
 impl Resubscriptions {
-    fn connected(&mut self, conn: &str, ts_ns: i64, handover: bool) {
-        self.connects.insert(conn.to_owned(), (ts_ns, handover));
+    fn connected(
+        &mut self,
+        session: &mut Session,
+        conn: &str,
+        ts_ns: i64,
+        handover: bool,
+        out: &mut Vec<Output>,
+    ) {
+        if self.connects.insert(conn.to_owned(), (ts_ns, handover)).is_some() && !handover {
+            let carried: Vec<Arc<str>> = self
+                .carried_by
+                .iter()
+                .filter(|(_, c)| *c == conn)
+                .map(|(s, _)| s.clone())
+                .collect();
+            session.restart_symbols(&carried, "reconnected", ts_ns, out);
+        }
     }
 
     fn subscribed<'a>(
@@ -159,7 +176,7 @@ impl Resubscriptions {
         out: &mut Vec<Output>,
     ) {
         let mut again: Vec<Arc<str>> = Vec::new();
-        for stream in streams {
+        for stream in streams.filter(|s| s.contains("@depth")) {
             let wire = stream.split('@').next().unwrap_or_default().to_ascii_uppercase();
             let Some(symbol) = session.instruments().normalized(&wire).cloned() else {
                 continue;
@@ -214,7 +231,7 @@ async fn replay_binance(
                 ts_ns,
                 replaces,
             } => {
-                resubscriptions.connected(conn, *ts_ns, replaces.is_some());
+                resubscriptions.connected(&mut session, conn, *ts_ns, replaces.is_some(), &mut out);
                 let streams = url.split("streams=").nth(1).unwrap_or_default().split('/');
                 resubscriptions.subscribed(&mut session, conn, streams, &mut out);
             }

@@ -310,7 +310,7 @@ async fn a_silent_connection_is_replaced_after_the_idle_timeout() {
         &venue,
         "binance",
         "NKN-USDT, LRC-BTC",
-        "    idle_timeout_ms: 1000\n",
+        "    idle_timeout_ms: 2000\n",
     );
     let cmd = command(&["run", "--config", cfg.to_str().unwrap()]);
     let out = run_until(cmd, &venue, Duration::from_secs(20), |v| {
@@ -361,11 +361,11 @@ async fn at_the_age_limit_a_replacement_takes_over_without_resync_or_lost_trades
         "replaced while streaming: {}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("replacement connection took over"),
-        "{}",
-        out.stderr
-    );
+    // Taken over on evidence (the old connection reached the replacement's first frame,
+    // or was past it), not by a timeout.
+    let took_over = ["caught up", "is ahead"]
+        .map(|why| format!("replacement connection took over: the old connection {why}"));
+    assert!(took_over.iter().any(|t| out.stderr.contains(t)), "{}", out.stderr);
     let trades = out
         .stdout
         .lines()

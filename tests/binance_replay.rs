@@ -283,9 +283,11 @@ fn sequence_rules_on_recorded_diffs_spot_and_futures() {
     );
 }
 
-/// BINANCE.jsonl re-cut as if its four symbols had streamed on two connections, the second
-/// of which reconnects (or, with `handover`, is replaced at its age limit) halfway.
-fn two_connection_recording(handover: bool) -> feedhandler::record::reader::Recording {
+/// BINANCE.jsonl re-cut as if its four symbols had streamed on two connections; halfway,
+/// `third` connects again with the first connection's streams (a reconnect under a new
+/// or, as cryptofeed does, the same name; or, with `replaces`, a handover). LRC-BTC's
+/// trades ride on the first connection, its book on the second.
+fn two_connection_recording(third: &str, replaces: Option<&str>) -> feedhandler::record::reader::Recording {
     let mut rec = recording(BINANCE_CF);
     let url = |streams: &str| format!("wss://stream.binance.com:9443/stream?streams={streams}");
     let connect = |conn: &str, streams: &str, ts_ns: i64, replaces: Option<&str>| Recorded::Connect {
@@ -302,8 +304,8 @@ fn two_connection_recording(handover: bool) -> feedhandler::record::reader::Reco
     let Recorded::Connect { ts_ns, .. } = rec.events[first] else {
         unreachable!()
     };
-    let a = "nknusdt@depth@100ms/blzeth@depth@100ms/nknusdt@aggTrade/blzeth@aggTrade";
-    let b = "lrcbtc@depth@100ms/runeeur@depth@100ms/lrcbtc@aggTrade/runeeur@aggTrade";
+    let a = "nknusdt@depth@100ms/blzeth@depth@100ms/nknusdt@aggTrade/blzeth@aggTrade/lrcbtc@aggTrade";
+    let b = "lrcbtc@depth@100ms/runeeur@depth@100ms/runeeur@aggTrade";
     rec.events.splice(
         first..=first,
         [
@@ -315,10 +317,7 @@ fn two_connection_recording(handover: bool) -> feedhandler::record::reader::Reco
     let Recorded::Recv { ts_ns, .. } = rec.events[half] else {
         panic!("a frame halfway")
     };
-    rec.events.insert(
-        half,
-        connect("BINANCE.ws.3", b, ts_ns, handover.then_some("BINANCE.ws.2")),
-    );
+    rec.events.insert(half, connect(third, a, ts_ns, replaces));
     rec
 }
 
@@ -335,28 +334,30 @@ async fn replay_statuses(rec: feedhandler::record::reader::Recording) -> Vec<(St
 
 #[tokio::test]
 async fn replay_resyncs_only_the_books_of_the_connection_that_reconnected() {
-    let st = replay_statuses(two_connection_recording(false)).await;
-    let of = |symbol: &str| -> Vec<&str> {
-        st.iter()
-            .filter(|(s, _)| s == symbol)
-            .map(|(_, s)| s.as_str())
-            .collect()
-    };
-    for symbol in ["NKN-USDT", "BLZ-ETH"] {
-        assert_eq!(
-            of(symbol),
-            ["synced"],
-            "{symbol} was on the connection that stayed up"
-        );
+    for third in ["BINANCE.ws.3", "BINANCE.ws.1"] {
+        let st = replay_statuses(two_connection_recording(third, None)).await;
+        let of = |symbol: &str| -> Vec<&str> {
+            st.iter()
+                .filter(|(s, _)| s == symbol)
+                .map(|(_, s)| s.as_str())
+                .collect()
+        };
+        for symbol in ["NKN-USDT", "BLZ-ETH"] {
+            assert_eq!(
+                of(symbol),
+                ["synced", "resyncing"],
+                "{third}: {symbol}'s book was on the connection that reconnected"
+            );
+        }
+        for symbol in ["LRC-BTC", "RUNE-EUR"] {
+            assert_eq!(
+                of(symbol),
+                ["synced"],
+                "{third}: {symbol}'s book was on the one that stayed up"
+            );
+        }
     }
-    for symbol in ["LRC-BTC", "RUNE-EUR"] {
-        assert_eq!(
-            of(symbol),
-            ["synced", "resyncing"],
-            "{symbol} was on the one that reconnected"
-        );
-    }
-    let st = replay_statuses(two_connection_recording(true)).await;
+    let st = replay_statuses(two_connection_recording("BINANCE.ws.3", Some("BINANCE.ws.1"))).await;
     assert!(
         st.iter().all(|(_, s)| s == "synced"),
         "a handover keeps every book: {st:?}"

@@ -103,13 +103,13 @@ async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential()
         (
             "exchanges:\n  binance: { symbols: [A-B], channels: [trades], idle_timeout_ms: 50 }\n".into(),
             vec![],
-            "exchanges.binance.idle_timeout_ms (file FILE): must be 1000-3600000",
+            "exchanges.binance.idle_timeout_ms (file FILE): must be 2000-3600000",
         ),
         (
             "exchanges:\n  binance_futures: { symbols: [A-B-PERP], channels: [trades], max_connection_age_s: 90000 }\n"
                 .into(),
             vec![],
-            "exchanges.binance_futures.max_connection_age_s (file FILE): must be 1-86400 (Binance closes connections at 24 h)",
+            "exchanges.binance_futures.max_connection_age_s (file FILE): must be 1-86100 (Binance closes connections at 24 h; the replacement needs the rest)",
         ),
         (
             "exchanges:\n  coinbase: { symbols: [BTC-USD], channels: [trades] }\n".into(),

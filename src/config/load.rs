@@ -12,11 +12,14 @@ use std::path::{Path, PathBuf};
 pub const ENV_PREFIX: &str = "FEEDHANDLER_";
 /// Largest in-memory event queue accepted (events, not bytes).
 const MAX_QUEUE_CAPACITY: usize = 10_000_000;
-/// Idle timeouts shorter than a second would replace healthy quiet connections; longer
-/// than an hour would leave a dead one unnoticed.
-const MIN_IDLE_TIMEOUT_MS: u64 = 1_000;
+/// Idle timeouts shorter than two seconds would replace healthy quiet connections (and
+/// Coinbase's heartbeats come every second); longer than an hour would leave a dead one
+/// unnoticed.
+const MIN_IDLE_TIMEOUT_MS: u64 = 2_000;
 const MAX_IDLE_TIMEOUT_MS: u64 = 3_600_000;
-const BINANCE_MAX_CONNECTION_AGE_S: u64 = 86_400;
+/// Binance closes connections at 24 h; the replacement needs a few minutes to be opened,
+/// subscribed and caught up before that.
+const BINANCE_MAX_CONNECTION_AGE_S: u64 = 86_100;
 /// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
 const CLI_ENV_KEYS: [&str; 2] = ["config", "log"];
 
@@ -252,7 +255,9 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
             } else if !(1..=BINANCE_MAX_CONNECTION_AGE_S).contains(&s) {
                 problem(
                     at("max_connection_age_s"),
-                    format!("must be 1-{BINANCE_MAX_CONNECTION_AGE_S} (Binance closes connections at 24 h)"),
+                    format!(
+                        "must be 1-{BINANCE_MAX_CONNECTION_AGE_S} (Binance closes connections at 24 h; the replacement needs the rest)"
+                    ),
                 );
             }
         }

@@ -248,15 +248,18 @@ impl BinanceSim {
             .nth(1)
             .map(|s| s.split('/').map(str::to_owned).collect())
             .unwrap_or_default();
-        let mut cursor = {
+        let rewind = {
             let mut st = self.lock();
             st.connections += 1;
             if st.connections > 1 {
-                st.cursor.saturating_sub(self.switches.rewind_on_reconnect)
+                self.switches.rewind_on_reconnect
             } else {
-                st.cursor
+                0
             }
         };
+        // Where this connection's playback starts: the venue's position when the client
+        // first subscribed (set below, once something is subscribed).
+        let mut start: Option<usize> = None;
         let mut sent_here = 0u64;
         loop {
             // Take what the client sent: wait for it while nothing is subscribed, else
@@ -289,7 +292,8 @@ impl BinanceSim {
             }
             let next = {
                 let mut st = self.lock();
-                match self.frames.get(cursor) {
+                let cursor = start.get_or_insert_with(|| st.cursor.saturating_sub(rewind));
+                match self.frames.get(*cursor) {
                     None => Next::Idle,
                     Some(frame) => {
                         let waiting = frame.after_snapshots.iter().any(|s| {
@@ -299,7 +303,8 @@ impl BinanceSim {
                         if waiting {
                             Next::Wait
                         } else {
-                            cursor += 1;
+                            *cursor += 1;
+                            let cursor = *cursor;
                             // The first connection to reach a frame makes it happen at the
                             // venue; the others see the same frame (as Binance broadcasts).
                             let keep = if cursor > st.cursor {

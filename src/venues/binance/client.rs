@@ -2,7 +2,7 @@
 //! venue's streams-per-connection limit), subscribes at the venue's message rate, fetches
 //! throttled depth snapshots, and reconnects with backoff. All state logic is in `session`.
 
-use super::handover::{Held, OVERLAP, Replacement};
+use super::handover::{CATCH_UP_TIMEOUT, Progress, Replacement};
 use super::parse::{self, Instruments, Market};
 use super::plan;
 use super::session::{Output, Session};
@@ -11,6 +11,7 @@ use crate::model::Event;
 use crate::net::{Cause, ConnectError, ConnectionFactory, Fetched, Frame, HttpClient, WsConn};
 use crate::venues::backoff::{Backoff, WeightBudget};
 use crate::venues::{RATE_LIMIT_PAUSE, VenueError, endpoint, fetch_at_start, stopped};
+use futures_util::future::BoxFuture;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +47,6 @@ struct Shared {
 enum Ended {
     Shutdown,
     Reconnect(&'static str),
-    /// The connection reached `max_connection_age_s`: replaced at once, no backoff.
-    Aged,
 }
 
 impl BinanceAdapter {
@@ -150,10 +149,6 @@ async fn connection_loop(
                 tracing::warn!(%exchange, "reconnecting: {why}");
                 backoff.next_delay()
             }
-            Ok(Ended::Aged) => {
-                tracing::info!(%exchange, "reconnecting: connection age limit");
-                Duration::ZERO
-            }
             Err(e) => {
                 let delay = backoff.next_delay();
                 tracing::warn!(%exchange, "connection failed, retrying in {} ms: {e}", delay.as_millis());
@@ -206,9 +201,13 @@ async fn stream_once(
     let mut out = Vec::new();
     session.restart("reconnected", ws.connected_ts_ns(), &mut out);
     let mut deadline = Instant::now() + shared.max_connection_age;
-    // At the age limit a replacement is subscribed while this connection keeps streaming
-    // (see `handover`); until it takes over, `deadline` bounds its start and the overlap.
+    // At the age limit a replacement is opened (`opening`), then subscribed and held
+    // (`replacement`) while this connection keeps streaming; see `handover`. Meanwhile
+    // `deadline` bounds the replacement's first data and the catch-up; a replacement
+    // that fails is dropped and tried again later while this connection lives on.
+    let mut opening: Option<BoxFuture<'_, Result<WsConn, VenueError>>> = None;
     let mut replacement: Option<Replacement> = None;
+    let mut retry = Backoff::default();
     let mut connected = false;
     loop {
         if !handle(
@@ -222,6 +221,7 @@ async fn stream_once(
         {
             return Ok(Ended::Shutdown);
         }
+        let mut progress = Progress::Waiting;
         tokio::select! {
             _ = stopped(shutdown) => {
                 ws.close().await;
@@ -230,33 +230,35 @@ async fn stream_once(
                 }
                 return Ok(Ended::Shutdown);
             }
-            _ = tokio::time::sleep_until(deadline) => match replacement.take() {
+            _ = tokio::time::sleep_until(deadline), if opening.is_none() => match replacement.as_ref().map(Replacement::streaming) {
                 None => {
-                    tracing::info!(%exchange, "connection age limit: subscribing a replacement");
-                    let opening = shared.factory.websocket_replacing(exchange, &shared.ws_url, &ws);
-                    let opened = async {
-                        let mut r = opening.await?;
-                        subscribe(shared, &mut r, streams).await?;
-                        Ok::<_, VenueError>(r)
-                    };
-                    match opened.await {
-                        Ok(r) => replacement = Some(Replacement::new(r)),
-                        Err(e) => {
-                            tracing::warn!(%exchange, "replacement connection failed: {e}");
-                            return Ok(Ended::Aged);
-                        }
-                    }
-                    deadline = Instant::now() + shared.idle_timeout;
+                    tracing::info!(%exchange, "connection age limit: opening a replacement");
+                    opening = Some(open_replacement(shared, streams, &ws));
+                    replacement = Some(Replacement::opening());
                 }
-                Some(r) if !r.streaming() => {
-                    r.close().await;
-                    return Ok(Ended::Reconnect("the replacement connection sent no data"));
+                Some(false) => {
+                    let delay = retry.next_delay();
+                    tracing::warn!(%exchange, "the replacement connection sent no data; next try in {} ms", delay.as_millis());
+                    replacement.take().expect("matched").close().await;
+                    deadline = Instant::now() + delay;
                 }
-                Some(r) => {
-                    take_over(shared, session, &mut ws, r, &mut out).await;
-                    deadline = Instant::now() + shared.max_connection_age;
-                }
+                Some(true) => progress = Progress::TakeOver("catch-up timeout"),
             },
+            opened = async { opening.as_mut().expect("guarded").await }, if opening.is_some() => {
+                opening = None;
+                match opened {
+                    Ok(r) => {
+                        replacement.as_mut().expect("set with the opening").opened(r);
+                        deadline = Instant::now() + shared.idle_timeout;
+                    }
+                    Err(e) => {
+                        replacement = None;
+                        let delay = retry.next_delay();
+                        tracing::warn!(%exchange, "replacement connection failed, next try in {} ms: {e}", delay.as_millis());
+                        deadline = Instant::now() + delay;
+                    }
+                }
+            }
             Some((symbol, result)) = snap_rx.recv() => {
                 pending.remove(&symbol);
                 match result {
@@ -270,40 +272,68 @@ async fn stream_once(
                     }
                 }
             }
-            frame = async { replacement.as_mut().expect("guarded").ws().recv_unrecorded().await }, if replacement.is_some() => match frame {
-                Ok(Some(frame)) => match replacement.as_mut().expect("guarded").hold(frame) {
-                    Held::FirstData => deadline = Instant::now() + OVERLAP,
-                    Held::Waiting => {}
-                    Held::Full => {
-                        let r = replacement.take().expect("guarded");
-                        take_over(shared, session, &mut ws, r, &mut out).await;
-                        deadline = Instant::now() + shared.max_connection_age;
+            frame = async { replacement.as_mut().expect("guarded").ws().recv_unrecorded().await }, if replacement.as_ref().is_some_and(Replacement::is_open) => {
+                let r = replacement.as_mut().expect("guarded");
+                let was_streaming = r.streaming();
+                match frame {
+                    Ok(Some(frame)) => {
+                        progress = r.on_new(frame);
+                        if !was_streaming && r.streaming() {
+                            deadline = Instant::now() + CATCH_UP_TIMEOUT;
+                        }
                     }
-                },
-                Ok(None) => return Ok(Ended::Reconnect("the replacement connection was closed")),
-                Err(e) => return Err(e.into()),
-            },
+                    Ok(None) | Err(_) => {
+                        let delay = retry.next_delay();
+                        tracing::warn!(%exchange, "the replacement connection ended; next try in {} ms", delay.as_millis());
+                        replacement = None;
+                        deadline = Instant::now() + delay;
+                    }
+                }
+            }
             frame = tokio::time::timeout(shared.idle_timeout, ws.recv()) => match frame {
-                Err(_) => return Ok(Ended::Reconnect("no data within the idle timeout")),
-                Ok(Ok(None)) => match replacement.take() {
-                    // Closed while its replacement is subscribed: that one takes over now.
-                    Some(r) => {
-                        take_over(shared, session, &mut ws, r, &mut out).await;
-                        deadline = Instant::now() + shared.max_connection_age;
-                    }
-                    None => return Ok(Ended::Reconnect("closed by the server")),
-                },
-                Ok(Err(e)) => return Err(e.into()),
                 Ok(Ok(Some(frame))) => {
                     if !connected {
                         connected = true;
                         backoff.reset();
                     }
                     on_frame(shared, session, &frame, &mut out);
+                    if let Some(r) = &mut replacement {
+                        progress = r.on_old(&frame);
+                    }
                 }
+                // This connection ended while a replacement is subscribed: it takes over.
+                _ if replacement.as_ref().is_some_and(Replacement::is_open) => {
+                    progress = Progress::TakeOver("the old connection ended");
+                }
+                Err(_) => return Ok(Ended::Reconnect("no data within the idle timeout")),
+                Ok(Ok(None)) => return Ok(Ended::Reconnect("closed by the server")),
+                Ok(Err(e)) => return Err(e.into()),
             },
         }
+        if let Progress::TakeOver(why) = progress {
+            let r = replacement.take().expect("only a replacement takes over");
+            take_over(shared, session, &mut ws, r, &mut out).await;
+            tracing::info!(%exchange, "replacement connection took over: {why}");
+            deadline = Instant::now() + shared.max_connection_age;
+            retry.reset();
+        }
     }
+}
+
+/// Opens and subscribes a connection to replace `old`.
+fn open_replacement<'a>(
+    shared: &'a Shared,
+    streams: &'a [String],
+    old: &WsConn,
+) -> BoxFuture<'a, Result<WsConn, VenueError>> {
+    let opening = shared
+        .factory
+        .websocket_replacing(shared.market.exchange(), &shared.ws_url, old);
+    Box::pin(async move {
+        let mut r = opening.await?;
+        subscribe(shared, &mut r, streams).await?;
+        Ok(r)
+    })
 }
 
 async fn take_over(
@@ -317,7 +347,6 @@ async fn take_over(
         ws.record(&frame).await;
         on_frame(shared, session, &frame, out);
     }
-    tracing::info!(exchange = %shared.market.exchange(), "replacement connection took over");
 }
 
 /// Publishes events (waiting when the sink is slow) and starts snapshot fetches.

@@ -178,7 +178,10 @@ pub fn parse_frame(
     receive_ts_ns: i64,
 ) -> Result<Frame, ParseError> {
     if let Some((stream, payload)) = split_combined(text) {
-        return parse_payload(market, instruments, stream, payload, receive_ts_ns);
+        match parse_payload(market, instruments, stream, payload, receive_ts_ns) {
+            Err(ParseError::Json { .. }) => {} // an unusual layout after all: read it whole
+            done => return done,
+        }
     }
     if !text.contains("\"stream\"") {
         return Ok(Frame::Other);
@@ -356,6 +359,12 @@ mod tests {
         );
         assert_eq!(
             parse_frame(Market::Spot, &spot, &reordered, 7).unwrap(),
+            parse_frame(Market::Spot, &spot, SPOT_TRADE, 7).unwrap()
+        );
+        // A field after `data`: the sliced payload fails to parse, the whole frame does not.
+        let trailing = format!("{},\"x\":1}}", &SPOT_TRADE[..SPOT_TRADE.len() - 1]);
+        assert_eq!(
+            parse_frame(Market::Spot, &spot, &trailing, 7).unwrap(),
             parse_frame(Market::Spot, &spot, SPOT_TRADE, 7).unwrap()
         );
         assert_eq!(
