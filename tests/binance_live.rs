@@ -208,27 +208,7 @@ async fn recording_a_run_and_replaying_it_reproduces_the_output() {
     assert!(count(|e| matches!(e, R::Send { data, .. } if data.contains("SUBSCRIBE"))) >= 2);
     assert!(count(|e| matches!(e, R::Http { url, .. } if url.contains("exchangeInfo"))) == 1);
 
-    let replayed = command(&["replay", rec.to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
-    assert!(replayed.status.success());
-    // Per symbol and event type the replay is identical, receive times included; only the
-    // interleaving of trades with book events may differ (a snapshot waits in a queue).
-    let replayed = String::from_utf8(replayed.stdout).unwrap();
-    assert_eq!(replayed.lines().count(), out.stdout.lines().count());
-    let (live, again) = (by_stream_exact(&out.stdout), by_stream_exact(&replayed));
-    for (key, events) in &live {
-        let first_diff = events.iter().zip(&again[key]).position(|(a, b)| a != b);
-        assert!(
-            first_diff.is_none() && events.len() == again[key].len(),
-            "{key:?}: {} live vs {} replayed, first difference at {first_diff:?}: {:.300} vs {:.300}",
-            events.len(),
-            again[key].len(),
-            first_diff.map(|i| events[i].to_string()).unwrap_or_default(),
-            first_diff.map(|i| again[key][i].to_string()).unwrap_or_default()
-        );
-    }
+    assert_replay_reproduces(&rec, &out.stdout).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,32 +254,6 @@ async fn a_429_stops_snapshot_requests_instead_of_hammering() {
         stderr.contains("REST rate limit hit; no snapshot requests for 60 s"),
         "{stderr}"
     );
-}
-
-/// Runs `cmd` until `done` holds for the venue (or fails after `limit`), then stops it.
-async fn run_until(
-    mut cmd: tokio::process::Command,
-    venue: &LocalVenue,
-    limit: Duration,
-    done: impl Fn(&LocalVenue) -> bool,
-) -> Finished {
-    let child = cmd.spawn().unwrap();
-    let deadline = tokio::time::Instant::now() + limit;
-    while !done(venue) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Let the client take what the venue sent last before stopping it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    unsafe_kill(child.id().unwrap() as i32, "TERM");
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    Finished {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,13 +334,7 @@ async fn at_the_age_limit_a_replacement_takes_over_without_resync_or_lost_trades
         top(&truth, 50)
     );
     // The recording marks the handover, so replaying it gives the same events.
-    let replayed = command(&["replay", rec.to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
-    assert!(replayed.status.success());
-    let replayed = String::from_utf8(replayed.stdout).unwrap();
-    assert_eq!(by_stream_exact(&replayed), by_stream_exact(&out.stdout));
+    assert_replay_reproduces(&rec, &out.stdout).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

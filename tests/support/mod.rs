@@ -181,6 +181,57 @@ pub async fn run_until_played<S: Playback>(
     }
 }
 
+/// Runs `cmd` until `done` holds for the venue (or fails after `limit`), then stops it.
+pub async fn run_until<S: Playback>(
+    mut cmd: tokio::process::Command,
+    venue: &LocalVenue<S>,
+    limit: Duration,
+    done: impl Fn(&LocalVenue<S>) -> bool,
+) -> Finished {
+    let child = cmd.spawn().unwrap();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done(venue) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the client take what the venue sent last before stopping it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    unsafe_kill(child.id().unwrap() as i32, "TERM");
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `replay` of a recording made by `run` gives the run's events: per symbol and event
+/// type identical, receive times included; only the interleaving of trades with book
+/// events may differ (a snapshot waits in a queue).
+pub async fn assert_replay_reproduces(rec: &Path, live_stdout: &str) {
+    let replayed = command(&["replay", rec.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(replayed.status.success());
+    let replayed = String::from_utf8(replayed.stdout).unwrap();
+    assert_eq!(replayed.lines().count(), live_stdout.lines().count());
+    let (live, again) = (by_stream_exact(live_stdout), by_stream_exact(&replayed));
+    for (key, events) in &live {
+        let first_diff = events.iter().zip(&again[key]).position(|(a, b)| a != b);
+        assert!(
+            first_diff.is_none() && events.len() == again[key].len(),
+            "{key:?}: {} live vs {} replayed, first difference at {first_diff:?}: {:.300} vs {:.300}",
+            events.len(),
+            again[key].len(),
+            first_diff.map(|i| events[i].to_string()).unwrap_or_default(),
+            first_diff.map(|i| again[key][i].to_string()).unwrap_or_default()
+        );
+    }
+}
+
 /// Sends a signal with the `kill` command (no unsafe code, no extra crate).
 pub fn unsafe_kill(pid: i32, signal: &str) {
     let ok = std::process::Command::new("kill")
