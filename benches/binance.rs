@@ -5,6 +5,7 @@
 //! Run with `cargo bench --bench binance`.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use feedhandler::model::VenueId;
 use feedhandler::record::reader::{self, Recorded};
 use feedhandler::venues::binance::parse::{self, Frame, Instruments, Market};
 use feedhandler::venues::binance::sync::{BookSync, SnapshotStep};
@@ -41,32 +42,30 @@ fn load(rel: &str, market: Market) -> Capture {
         .map(Into::into)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
     let rec = reader::read(&dir.join(rel)).expect("fixture");
-    let mut info = None;
-    let mut c = Capture {
-        market,
-        instruments: Instruments::default(),
-        snapshots: Vec::new(),
-        trades: Vec::new(),
-        diffs: Vec::new(),
-    };
+    let exchange = VenueId::from_recording_name(&rec.exchange).unwrap();
+    let (mut info, mut snapshots, mut trades, mut diffs) = (None, Vec::new(), Vec::new(), Vec::new());
     for ev in rec.events {
         match ev {
             Recorded::Http { url, body, .. } if url.contains("exchangeInfo") => info = Some(body),
             Recorded::Http { url, body, .. } => {
                 let symbol = url.split("symbol=").nth(1).and_then(|s| s.split('&').next());
-                c.snapshots
-                    .push((symbol.expect("depth URL names its symbol").to_owned(), body));
+                snapshots.push((symbol.expect("depth URL names its symbol").to_owned(), body));
             }
-            Recorded::Recv { data, .. } if data.contains("@depth") => c.diffs.push(data),
-            Recorded::Recv { data, .. } if data.contains("@trade\"") => c.trades.push(data),
+            Recorded::Recv { data, .. } if data.contains("@depth") => diffs.push(data),
+            Recorded::Recv { data, .. } if data.contains("@trade\"") => trades.push(data),
             _ => {}
         }
     }
-    let wires: Vec<String> = c.snapshots.iter().map(|(w, _)| w.clone()).collect();
+    let wires: Vec<String> = snapshots.iter().map(|(w, _)| w.clone()).collect();
     let info =
         info.unwrap_or_else(|| parse::synthesize_exchange_info(wires.iter(), market == Market::Futures));
-    c.instruments = parse::parse_instruments(market, &info).unwrap();
-    c
+    Capture {
+        market,
+        instruments: parse::parse_instruments(exchange, market, &info).unwrap(),
+        snapshots,
+        trades,
+        diffs,
+    }
 }
 
 /// Books synced at the capture's snapshots, and the diffs that follow them.
@@ -75,7 +74,7 @@ fn synced(c: &Capture) -> (HashMap<Arc<str>, BookSync>, Vec<&str>) {
     let mut last = HashMap::new();
     for (wire, body) in &c.snapshots {
         let symbol = c.instruments.normalized(wire).expect("listed").clone();
-        let mut sync = BookSync::new(c.market, symbol.clone());
+        let mut sync = BookSync::new(c.instruments.exchange(), c.market, symbol.clone());
         let snap = parse::parse_snapshot(body).unwrap();
         last.insert(symbol.clone(), snap.last_update_id);
         assert!(matches!(sync.on_snapshot(snap, 0), SnapshotStep::Synced(_)));
@@ -85,7 +84,7 @@ fn synced(c: &Capture) -> (HashMap<Arc<str>, BookSync>, Vec<&str>) {
         .diffs
         .iter()
         .map(String::as_str)
-        .filter(|d| match parse::parse_frame(c.market, &c.instruments, d, 0) {
+        .filter(|d| match parse::parse_frame(&c.instruments, d, 0) {
             Ok(Frame::Depth(d)) => last.get(&d.symbol).is_some_and(|l| d.final_update_id > *l),
             _ => false,
         })
@@ -102,7 +101,7 @@ fn bench(cr: &mut Criterion) {
             g.bench_function("trade_parse_normalize", |b| {
                 b.iter(|| {
                     for t in &c.trades {
-                        black_box(parse::parse_frame(c.market, &c.instruments, t, 0).unwrap());
+                        black_box(parse::parse_frame(&c.instruments, t, 0).unwrap());
                     }
                 })
             });
@@ -110,7 +109,7 @@ fn bench(cr: &mut Criterion) {
         let (base, diffs) = synced(&c);
         let levels: usize = diffs
             .iter()
-            .map(|d| match parse::parse_frame(c.market, &c.instruments, d, 0) {
+            .map(|d| match parse::parse_frame(&c.instruments, d, 0) {
                 Ok(Frame::Depth(d)) => d.bids.len() + d.asks.len(),
                 _ => 0,
             })
@@ -126,7 +125,7 @@ fn bench(cr: &mut Criterion) {
         g.bench_function("depth_diff_parse_only", |b| {
             b.iter(|| {
                 for d in &diffs {
-                    black_box(parse::parse_frame(c.market, &c.instruments, d, 0).unwrap());
+                    black_box(parse::parse_frame(&c.instruments, d, 0).unwrap());
                 }
             })
         });
@@ -135,7 +134,7 @@ fn bench(cr: &mut Criterion) {
                 || base.clone(),
                 |mut books| {
                     for d in &diffs {
-                        let Ok(Frame::Depth(d)) = parse::parse_frame(c.market, &c.instruments, d, 0) else {
+                        let Ok(Frame::Depth(d)) = parse::parse_frame(&c.instruments, d, 0) else {
                             unreachable!()
                         };
                         let sync = books.get_mut(&d.symbol).expect("synced");

@@ -19,7 +19,12 @@ fn bench(c: &mut Criterion) {
     let mut frames = Vec::new();
     for ev in rec.events {
         match ev {
-            Recorded::Http { body, .. } => products = Some(parse::parse_products(&body).unwrap()),
+            Recorded::Http { body, .. } => {
+                products = Some(
+                    parse::parse_products(feedhandler::model::VenueId::new("coinbase").unwrap(), &body)
+                        .unwrap(),
+                )
+            }
             Recorded::Recv { data, .. } => frames.push(data),
             _ => {}
         }

@@ -43,10 +43,10 @@ enum Command {
         #[arg(long, short, env = "FEEDHANDLER_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Serve a Binance or Coinbase recording as a local venue (REST + WebSocket) on
-    /// loopback, for the offline demo and tests. Prints the URLs for `ws_url` / `rest_url`.
+    /// Serve a recording as a local venue (REST + WebSocket) on loopback, for the
+    /// offline demo and tests. Prints the URLs for `ws_url` / `rest_url`.
     Simulate {
-        /// The recording to play (BINANCE, BINANCE_FUTURES or COINBASE).
+        /// The recording to play (its header names the venue).
         #[arg(long)]
         recording: PathBuf,
         /// Address to listen on.
@@ -164,10 +164,7 @@ async fn simulate(
     } else {
         ("ws", "http")
     };
-    let venue: std::sync::Arc<dyn sim::server::Venue> = match rec.exchange.as_str() {
-        "COINBASE" => std::sync::Arc::new(sim::coinbase::CoinbaseSim::new(&rec, Default::default())),
-        _ => std::sync::Arc::new(sim::binance::BinanceSim::new(&rec, Default::default())),
-    };
+    let venue = feedhandler::venues::registry::simulator(&rec)?;
     let (addr, server) = sim::server::spawn(listen, tls, venue).await?;
     println!(
         "serving {} ({} frames) — ws_url: {ws}://{addr}  rest_url: {http}://{addr}",

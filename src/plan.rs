@@ -2,19 +2,13 @@
 //! the route each connection kind will take (credentials masked as `***`).
 
 use crate::config::{Config, SinkConfig};
-use crate::net::{ConnKind, ProxyResolver, Route, StaticResolver};
+use crate::net::{ConnKind, resolver_for};
 use std::fmt::Write;
 
-fn describe_route(route: &Route) -> String {
-    match route {
-        Route::Direct => "direct".to_owned(),
-        Route::Proxy(p) => format!("{} (timeout {} s)", p.url.masked(), p.timeout_seconds),
-    }
-}
-
-/// Human-readable plan; contains no credential.
+/// Human-readable plan; contains no credential. Routes come from the resolver `run`
+/// builds from the same configuration.
 pub fn describe(config: &Config) -> String {
-    let resolver = StaticResolver::new(&config.proxy);
+    let resolver = resolver_for(&config.proxy);
     let mut out = String::new();
     let sink = match &config.sink {
         SinkConfig::Stdout(_) => "stdout (JSON lines)".to_owned(),
@@ -42,20 +36,18 @@ pub fn describe(config: &Config) -> String {
     if !config.proxy.enabled {
         let _ = writeln!(out, "proxy: disabled (every connection direct)");
     }
-    for (id, ex) in &config.exchanges {
+    for (id, venue) in &config.exchanges {
+        let ex = &venue.common;
         let channels: Vec<&str> = ex.channels.iter().map(|c| c.as_str()).collect();
         let _ = writeln!(out, "exchange {id}");
         let _ = writeln!(out, "  channels:  {}", channels.join(", "));
         let _ = writeln!(out, "  symbols:   {}", ex.symbols.join(", "));
-        if ex.credentials.is_some() {
-            let _ = writeln!(
-                out,
-                "  credentials: configured (JWT-signed subscriptions; key not shown)"
-            );
+        for line in venue.check_lines() {
+            let _ = writeln!(out, "  {line}");
         }
         for kind in [ConnKind::Http, ConnKind::Websocket] {
-            let route = resolver.pick(*id, kind);
-            let _ = writeln!(out, "  {:<10} {}", format!("{kind}:"), describe_route(&route));
+            let route = resolver.describe(*id, kind);
+            let _ = writeln!(out, "  {:<10} {route}", format!("{kind}:"));
         }
     }
     out

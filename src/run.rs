@@ -1,15 +1,12 @@
 //! Wiring for `feedhandler run`: configuration → connection factory → one adapter task
 //! per exchange → bounded event queue → sink; stops cleanly when shutdown is signalled.
 
-use crate::config::{Config, ExchangeId, SinkConfig};
-use crate::model::Event;
+use crate::config::{Config, SinkConfig};
+use crate::model::{Event, VenueId};
 use crate::net::{ConnectionFactory, TlsSetupError};
 use crate::record::writer::{RecordError, Recorder};
 use crate::sink;
-use crate::venues::VenueError;
-use crate::venues::binance::client::BinanceAdapter;
-use crate::venues::binance::parse::Market;
-use crate::venues::coinbase::client::CoinbaseAdapter;
+use crate::venues::{VenueError, registry};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, watch};
@@ -32,7 +29,7 @@ pub enum RunError {
 
 /// `--record FILE`: one exchange records to FILE; several to `FILE` with the exchange
 /// name before the extension (`rec.binance.jsonl`).
-pub fn recording_path(base: &Path, exchange: ExchangeId, exchanges: usize) -> PathBuf {
+pub fn recording_path(base: &Path, exchange: VenueId, exchanges: usize) -> PathBuf {
     if exchanges == 1 {
         return base.to_owned();
     }
@@ -54,7 +51,7 @@ pub async fn run(
     if let Some(base) = record {
         for id in config.exchanges.keys() {
             let path = recording_path(base, *id, config.exchanges.len());
-            let recorder = Recorder::create(&path, id.recording_name(), crate::model::now_ns()).await?;
+            let recorder = Recorder::create(&path, *id, crate::model::now_ns()).await?;
             tracing::info!(exchange = %id, path = %path.display(), "recording raw traffic");
             recorders.insert(*id, recorder);
         }
@@ -63,19 +60,9 @@ pub async fn run(
     let (tx, rx) = mpsc::channel(sink::queue_capacity(&config.sink));
     let sink_task = tokio::spawn(drain(config.sink.clone(), rx, shutdown.subscribe()));
     let mut adapters = tokio::task::JoinSet::new();
-    for (id, ex) in config.exchanges {
+    for (id, venue) in config.exchanges {
         let (events, stop) = (tx.clone(), shutdown.subscribe());
-        match id {
-            ExchangeId::Binance => {
-                adapters.spawn(BinanceAdapter::new(Market::Spot, ex, factory.clone()).run(events, stop))
-            }
-            ExchangeId::BinanceFutures => {
-                adapters.spawn(BinanceAdapter::new(Market::Futures, ex, factory.clone()).run(events, stop))
-            }
-            ExchangeId::Coinbase => {
-                adapters.spawn(CoinbaseAdapter::new(ex, factory.clone()).run(events, stop))
-            }
-        };
+        adapters.spawn(registry::run(id, venue, factory.clone(), events, stop));
     }
     drop(tx);
     let mut first_error = None;

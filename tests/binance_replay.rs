@@ -4,12 +4,22 @@
 mod support;
 
 use feedhandler::model::Event;
+use feedhandler::model::VenueId;
 use feedhandler::record::reader::Recorded;
 use feedhandler::venues::binance::messages::{BookTickerMsg, Envelope};
 use feedhandler::venues::binance::parse::{self, Market};
 use feedhandler::venues::binance::session::{Output, Session};
 use std::sync::Arc;
 use support::*;
+
+/// The venue a market's recordings come from.
+fn venue(market: Market) -> VenueId {
+    VenueId::new(match market {
+        Market::Spot => "binance",
+        Market::Futures => "binance_futures",
+    })
+    .unwrap()
+}
 
 fn session_for(rec: &feedhandler::record::reader::Recording, market: Market) -> Session {
     let info = rec.events.iter().find_map(|e| match e {
@@ -19,7 +29,7 @@ fn session_for(rec: &feedhandler::record::reader::Recording, market: Market) -> 
     let info = info.unwrap_or_else(|| {
         parse::synthesize_exchange_info([String::from("BTCUSDT")].iter(), market == Market::Futures)
     });
-    let instruments = parse::parse_instruments(market, &info).unwrap();
+    let instruments = parse::parse_instruments(venue(market), market, &info).unwrap();
     let books: Vec<Arc<str>> = rec
         .events
         .iter()
@@ -47,7 +57,7 @@ fn drive(rel: &str, market: Market, mut check: impl FnMut(&Session, &str)) -> Ve
                 let symbol = session.instruments().normalized(wire).unwrap().clone();
                 session.on_snapshot(&symbol, body, *ts_ns, &mut out).unwrap();
             }
-            Recorded::Recv { data, ts_ns } => {
+            Recorded::Recv { data, ts_ns, .. } => {
                 session.on_frame(data, *ts_ns, &mut out).unwrap();
                 check(&session, data);
             }
@@ -189,14 +199,14 @@ async fn replay_command_writes_exact_decimals_as_recorded() {
 fn snapshot_and_diffs(rel: &str, market: Market) -> (parse::Snapshot, Vec<parse::DepthDiff>) {
     let rec = recording(rel);
     let info = parse::synthesize_exchange_info([String::from("BTCUSDT")].iter(), market == Market::Futures);
-    let instruments = parse::parse_instruments(market, &info).unwrap();
+    let instruments = parse::parse_instruments(venue(market), market, &info).unwrap();
     let mut snapshot = None;
     let mut diffs = Vec::new();
     for ev in &rec.events {
         match ev {
             Recorded::Http { body, .. } => snapshot = Some(parse::parse_snapshot(body).unwrap()),
             Recorded::Recv { data, .. } => {
-                if let Ok(parse::Frame::Depth(d)) = parse::parse_frame(market, &instruments, data, 0) {
+                if let Ok(parse::Frame::Depth(d)) = parse::parse_frame(&instruments, data, 0) {
                     diffs.push(d);
                 }
             }
@@ -219,7 +229,7 @@ fn sequence_rules_on_recorded_diffs_spot_and_futures() {
             Market::Spot => assert!(d.first_update_id <= last + 1 && last < d.final_update_id),
             Market::Futures => assert!(d.first_update_id <= last && last <= d.final_update_id),
         }
-        let mut sync = BookSync::new(market, Arc::from("BTC-USDT"));
+        let mut sync = BookSync::new(venue(market), market, Arc::from("BTC-USDT"));
         for d in &diffs[..first + 3] {
             assert_eq!(sync.on_diff(d.clone()), Step::Buffered);
         }
@@ -265,7 +275,11 @@ fn sequence_rules_on_recorded_diffs_spot_and_futures() {
         ..snap
     };
     assert_eq!(diffs[k + 1].prev_final_update_id, Some(diffs[k].final_update_id));
-    let mut sync = BookSync::new(Market::Futures, Arc::from("BTC-USDT-PERP"));
+    let mut sync = BookSync::new(
+        venue(Market::Futures),
+        Market::Futures,
+        Arc::from("BTC-USDT-PERP"),
+    );
     for d in &diffs[k..k + 3] {
         sync.on_diff(d.clone());
     }

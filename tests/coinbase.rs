@@ -29,7 +29,8 @@ fn replay_session() -> (Vec<Output>, Session, usize) {
             _ => None,
         })
         .unwrap();
-    let products = parse::parse_products(&body).unwrap();
+    let products =
+        parse::parse_products(feedhandler::model::VenueId::new("coinbase").unwrap(), &body).unwrap();
     let books: Vec<Arc<str>> = PRODUCTS
         .iter()
         .map(|p| products.get(p).unwrap().clone())
@@ -37,7 +38,7 @@ fn replay_session() -> (Vec<Output>, Session, usize) {
     let mut session = Session::new(products, &books);
     let (mut all, mut crossed) = (Vec::new(), 0);
     for e in &rec.events {
-        if let Recorded::Recv { data, ts_ns } = e {
+        if let Recorded::Recv { data, ts_ns, .. } = e {
             session.on_frame(data, *ts_ns, &mut all).unwrap();
             crossed += PRODUCTS
                 .iter()

@@ -5,7 +5,7 @@
 
 mod support;
 
-use feedhandler::config::ExchangeId;
+use feedhandler::model::VenueId;
 use feedhandler::net::{Cause, ConnectError, ConnectionFactory};
 use feedhandler::sim::Playback;
 use feedhandler::sim::binance::Switches;
@@ -39,13 +39,13 @@ fn factory(
 
 async fn get(f: &Arc<ConnectionFactory>, venue: &LocalVenue) -> Result<String, ConnectError> {
     let url = url::Url::parse(&format!("{}/api/v3/exchangeInfo", venue.rest_url())).unwrap();
-    f.http(ExchangeId::Binance).get_text(&url).await
+    f.http(VenueId::new("binance").unwrap()).get_text(&url).await
 }
 
 /// Opens a WebSocket, subscribes, returns the venue's first reply and closes.
 async fn ws(f: &Arc<ConnectionFactory>, venue: &LocalVenue) -> Result<String, ConnectError> {
     let url = url::Url::parse(&format!("{}/stream", venue.ws_url())).unwrap();
-    let mut conn = f.websocket(ExchangeId::Binance, &url).await?;
+    let mut conn = f.websocket(VenueId::new("binance").unwrap(), &url).await?;
     conn.send_text(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#.into())
         .await
         .unwrap();

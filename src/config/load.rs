@@ -2,9 +2,14 @@
 //! then cross-field validation. Every error names the key path and where the value came
 //! from, and never repeats a value (it may be a credential).
 
-use super::{Config, ExchangeId};
+use super::section::Section;
+use super::{Config, KafkaConfig, ProxyConfig, SinkConfig, TlsConfig};
+use crate::model::VenueId;
+use crate::venues::registry;
 use figment::providers::{Env, Format, Yaml};
 use figment::{Figment, Metadata, Source};
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -17,9 +22,6 @@ const MAX_QUEUE_CAPACITY: usize = 10_000_000;
 /// unnoticed.
 const MIN_IDLE_TIMEOUT_MS: u64 = 2_000;
 const MAX_IDLE_TIMEOUT_MS: u64 = 3_600_000;
-/// Binance closes connections at 24 h; the replacement needs a few minutes to be opened,
-/// subscribed and caught up before that.
-const BINANCE_MAX_CONNECTION_AGE_S: u64 = 86_100;
 /// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
 const CLI_ENV_KEYS: [&str; 2] = ["config", "log"];
 
@@ -60,6 +62,19 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
+/// The file's top level; each venue's section is extracted by its kind (`registry`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    proxy: ProxyConfig,
+    exchanges: BTreeMap<VenueId, figment::value::Value>,
+    #[serde(default)]
+    sink: SinkConfig,
+    #[serde(default)]
+    tls: TlsConfig,
+}
+
 /// Reads, merges and validates the configuration. Nothing connects before this passes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     std::fs::metadata(path).map_err(|source| ConfigError::Unreadable {
@@ -69,10 +84,47 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let figment = Figment::new()
         .merge(Yaml::file_exact(path))
         .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&CLI_ENV_KEYS));
-    let config: Config = figment
+    let doc: Document = figment
         .extract()
         .map_err(|e| ConfigError::Invalid(e.into_iter().map(problem_from_figment).collect()))?;
-    let problems = validate(&config, &figment);
+    let mut problems = Vec::new();
+    let mut exchanges = BTreeMap::new();
+    for id in doc.exchanges.keys() {
+        let key = format!("exchanges.{id}");
+        if registry::lookup(*id).is_none() {
+            problems.push(unknown_venue(&figment, key, *id));
+            continue;
+        }
+        let mut section = Section::new(&figment, key);
+        let venue = registry::load_section(*id, &mut section);
+        problems.extend(section.into_problems());
+        if let Some(venue) = venue {
+            exchanges.insert(*id, venue);
+        }
+    }
+    for id in doc
+        .proxy
+        .exchanges
+        .keys()
+        .filter(|id| registry::lookup(**id).is_none())
+    {
+        problems.push(unknown_venue(&figment, format!("proxy.exchanges.{id}"), *id));
+    }
+    if doc.exchanges.is_empty() {
+        let origin = origin(figment.find_metadata("exchanges"), &["exchanges".to_owned()]);
+        problems.push(Problem {
+            key: "exchanges".into(),
+            origin,
+            reason: "at least one exchange must be configured".into(),
+        });
+    }
+    let config = Config {
+        proxy: doc.proxy,
+        exchanges,
+        sink: doc.sink,
+        tls: doc.tls,
+    };
+    problems.extend(validate(&config, &figment));
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -80,7 +132,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     }
 }
 
-fn origin(md: Option<&Metadata>, path: &[String]) -> String {
+fn unknown_venue(figment: &Figment, key: String, id: VenueId) -> Problem {
+    let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+    let known: Vec<&str> = registry::known().collect();
+    Problem {
+        origin: origin(figment.find_metadata(&key), &path),
+        key,
+        reason: format!("unknown value `{id}`; expected one of: {}", known.join(", ")),
+    }
+}
+
+pub(super) fn origin(md: Option<&Metadata>, path: &[String]) -> String {
     match md {
         Some(Metadata {
             source: Some(Source::File(f)),
@@ -94,7 +156,7 @@ fn origin(md: Option<&Metadata>, path: &[String]) -> String {
     }
 }
 
-fn problem_from_figment(e: figment::Error) -> Problem {
+pub(super) fn problem_from_figment(e: figment::Error) -> Problem {
     use figment::error::Kind;
     let reason = match &e.kind {
         Kind::Message(m) => m.clone(),
@@ -140,15 +202,6 @@ fn actual_kind(actual: &figment::error::Actual) -> &'static str {
     }
 }
 
-/// Accepted snapshot depths (Binance); Coinbase's snapshots are the whole book.
-fn allowed_depths(id: ExchangeId) -> &'static [u16] {
-    match id {
-        ExchangeId::Binance => &[5, 10, 20, 50, 100, 500, 1000, 5000],
-        ExchangeId::BinanceFutures => &[5, 10, 20, 50, 100, 500, 1000],
-        ExchangeId::Coinbase => &[],
-    }
-}
-
 fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut problem = |key: String, reason: String| {
@@ -156,31 +209,8 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         let origin = origin(figment.find_metadata(&key), &path);
         problems.push(Problem { key, origin, reason });
     };
-    if let super::SinkConfig::Kafka(k) = &config.sink {
-        if k.bootstrap_servers.trim().is_empty() {
-            problem(
-                "sink.bootstrap_servers".into(),
-                "must name at least one host:port".into(),
-            );
-        }
-        if let Err(reason) = crate::sink::topic::TopicTemplate::parse(&k.topic) {
-            problem("sink.topic".into(), reason);
-        }
-        if !(1..=MAX_QUEUE_CAPACITY).contains(&k.queue_capacity) {
-            problem(
-                "sink.queue_capacity".into(),
-                format!("must be 1-{MAX_QUEUE_CAPACITY}"),
-            );
-        }
-        if let Err(reason) = crate::sink::kafka::check_properties(k) {
-            problem("sink.properties".into(), reason);
-        }
-        if k.properties.contains_key("bootstrap.servers") {
-            problem(
-                "sink.properties".into(),
-                "set sink.bootstrap_servers, not bootstrap.servers".into(),
-            );
-        }
+    if let SinkConfig::Kafka(k) = &config.sink {
+        validate_kafka(k, &mut problem);
     }
     if let Some(path) = &config.tls.ca_file {
         if std::fs::File::open(path).is_err() || !path.is_file() {
@@ -190,13 +220,8 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
             );
         }
     }
-    if config.exchanges.is_empty() {
-        problem(
-            "exchanges".into(),
-            "at least one exchange must be configured".into(),
-        );
-    }
-    for (id, ex) in &config.exchanges {
+    for (id, venue) in &config.exchanges {
+        let ex = &venue.common;
         let at = |k: &str| format!("exchanges.{id}.{k}");
         if ex.symbols.is_empty() {
             problem(at("symbols"), "at least one symbol is required".into());
@@ -225,18 +250,6 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
                 problem(at("rest_url"), "must be an http:// or https:// URL".into());
             }
         }
-        if let Some(c) = &ex.credentials {
-            if *id != ExchangeId::Coinbase {
-                problem(
-                    at("credentials"),
-                    format!("{id} public market data takes no credentials"),
-                );
-            } else if let Err(e) =
-                crate::venues::coinbase::jwt::Signer::new(&c.key_name, c.private_key.expose())
-            {
-                problem(at("credentials.private_key"), e.to_string());
-            }
-        }
         if ex
             .idle_timeout_ms
             .is_some_and(|ms| !(MIN_IDLE_TIMEOUT_MS..=MAX_IDLE_TIMEOUT_MS).contains(&ms))
@@ -246,32 +259,33 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
                 format!("must be {MIN_IDLE_TIMEOUT_MS}-{MAX_IDLE_TIMEOUT_MS}"),
             );
         }
-        if let Some(s) = ex.max_connection_age_s {
-            if *id == ExchangeId::Coinbase {
-                problem(
-                    at("max_connection_age_s"),
-                    format!("{id} has no connection age limit"),
-                );
-            } else if !(1..=BINANCE_MAX_CONNECTION_AGE_S).contains(&s) {
-                problem(
-                    at("max_connection_age_s"),
-                    format!(
-                        "must be 1-{BINANCE_MAX_CONNECTION_AGE_S} (Binance closes connections at 24 h; the replacement needs the rest)"
-                    ),
-                );
-            }
-        }
-        if let Some(d) = ex.depth_limit {
-            let allowed = allowed_depths(*id);
-            if allowed.is_empty() {
-                problem(
-                    at("depth_limit"),
-                    format!("{id} has no depth limit (snapshots are the whole book)"),
-                );
-            } else if !allowed.contains(&d) {
-                problem(at("depth_limit"), format!("must be one of {allowed:?}"));
-            }
-        }
     }
     problems
+}
+
+fn validate_kafka(k: &KafkaConfig, problem: &mut impl FnMut(String, String)) {
+    if k.bootstrap_servers.trim().is_empty() {
+        problem(
+            "sink.bootstrap_servers".into(),
+            "must name at least one host:port".into(),
+        );
+    }
+    if let Err(reason) = crate::sink::topic::TopicTemplate::parse(&k.topic) {
+        problem("sink.topic".into(), reason);
+    }
+    if !(1..=MAX_QUEUE_CAPACITY).contains(&k.queue_capacity) {
+        problem(
+            "sink.queue_capacity".into(),
+            format!("must be 1-{MAX_QUEUE_CAPACITY}"),
+        );
+    }
+    if let Err(reason) = crate::sink::kafka::check_properties(k) {
+        problem("sink.properties".into(), reason);
+    }
+    if k.properties.contains_key("bootstrap.servers") {
+        problem(
+            "sink.properties".into(),
+            "set sink.bootstrap_servers, not bootstrap.servers".into(),
+        );
+    }
 }

@@ -4,10 +4,14 @@
 
 mod load;
 mod proxy_url;
+mod section;
 
-pub use load::{ConfigError, load};
+pub use load::{ConfigError, Problem, load};
 pub use proxy_url::{Credentials, ProxyScheme, ProxyUrl, Secret};
+pub use section::{Section, fields};
 
+use crate::model::VenueId;
+use crate::venues::registry::VenueConfig;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,54 +20,13 @@ use std::path::PathBuf;
 /// Timeout used for connection setup when a proxy sets none, and for direct connections.
 pub const DEFAULT_TIMEOUT_SECONDS: u16 = 30;
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole configuration, validated: each venue's section typed by its kind.
+#[derive(Debug, Clone)]
 pub struct Config {
-    #[serde(default)]
     pub proxy: ProxyConfig,
-    pub exchanges: BTreeMap<ExchangeId, ExchangeConfig>,
-    #[serde(default)]
+    pub exchanges: BTreeMap<VenueId, VenueConfig>,
     pub sink: SinkConfig,
-    #[serde(default)]
     pub tls: TlsConfig,
-}
-
-/// The venues feedhandler has adapters for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExchangeId {
-    Binance,
-    BinanceFutures,
-    Coinbase,
-}
-
-impl ExchangeId {
-    /// The name used in config, logs and normalized events.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Binance => "binance",
-            Self::BinanceFutures => "binance_futures",
-            Self::Coinbase => "coinbase",
-        }
-    }
-}
-
-impl ExchangeId {
-    /// The venue's name in recordings (cryptofeed's convention).
-    pub fn recording_name(self) -> &'static str {
-        match self {
-            Self::Binance => "BINANCE",
-            Self::BinanceFutures => "BINANCE_FUTURES",
-            Self::Coinbase => "COINBASE",
-        }
-    }
-}
-
-impl fmt::Display for ExchangeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// `proxy:` — which proxy each exchange's connections use.
@@ -75,7 +38,7 @@ pub struct ProxyConfig {
     #[serde(default)]
     pub default: KindProxies,
     #[serde(default)]
-    pub exchanges: BTreeMap<ExchangeId, KindProxies>,
+    pub exchanges: BTreeMap<VenueId, KindProxies>,
 }
 
 fn enabled_by_default() -> bool {
@@ -204,18 +167,9 @@ fn endpoint_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<url::Url>, D::
         .map_err(|e| serde::de::Error::custom(format!("invalid URL: {e}")))
 }
 
-/// Which Binance stream carries trades.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TradeStream {
-    #[default]
-    Trade,
-    AggTrade,
-}
-
-/// `exchanges.<name>:` — what to stream from one venue, and where the venue is.
+/// The keys every venue's section takes (`exchanges.<name>:`): what to stream and where
+/// the venue is. Each venue kind adds its own keys (see `venues::registry`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ExchangeConfig {
     pub symbols: Vec<String>,
     pub channels: Vec<Channel>,
@@ -225,32 +179,9 @@ pub struct ExchangeConfig {
     /// REST base URL; the venue's public endpoint when absent.
     #[serde(default, deserialize_with = "endpoint_url")]
     pub rest_url: Option<url::Url>,
-    /// Binance: `trade` (default) or `agg_trade`.
-    #[serde(default)]
-    pub trade_stream: TradeStream,
-    /// Levels requested per book snapshot; the venue's default when absent.
-    #[serde(default)]
-    pub depth_limit: Option<u16>,
     /// No data frame for this long: the connection is presumed dead and replaced.
     #[serde(default)]
     pub idle_timeout_ms: Option<u64>,
-    /// Binance only: replace each connection after this long, before the venue's 24 h limit.
-    #[serde(default)]
-    pub max_connection_age_s: Option<u64>,
-    /// Coinbase only, optional: API key for JWT-authenticated subscriptions. Public
-    /// market data needs none.
-    #[serde(default)]
-    pub credentials: Option<ApiCredentials>,
-}
-
-/// `exchanges.coinbase.credentials`: a Coinbase Developer Platform API key.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiCredentials {
-    /// `organizations/{org_id}/apiKeys/{key_id}`.
-    pub key_name: String,
-    /// The PEM EC private key (never printed).
-    pub private_key: Secret,
 }
 
 /// `sink:` — where normalized events go.

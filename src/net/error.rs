@@ -3,7 +3,7 @@
 //! Text taken from other libraries passes through [`Redactor`] before it is stored.
 
 use super::resolver::ConnKind;
-use crate::config::ExchangeId;
+use crate::model::VenueId;
 use base64::Engine;
 
 /// Why a connection or request failed.
@@ -15,6 +15,10 @@ pub enum Cause {
     ProxyAuth(String),
     #[error("proxy refused the tunnel: {0}")]
     ProxyRefused(String),
+    #[error("proxy handshake timed out after {0} ms")]
+    ProxyTimeout(u128),
+    #[error("TLS handshake with the proxy failed: {0}")]
+    ProxyTls(String),
     #[error("cannot resolve host: {0}")]
     Dns(String),
     #[error("target unreachable: {0}")]
@@ -33,10 +37,27 @@ pub enum Cause {
     Url(String),
 }
 
+impl Cause {
+    /// Whether the proxy itself failed: unreachable, its handshake timed out, it
+    /// rejected the credentials or refused the tunnel, or TLS with it failed. Anything
+    /// past a working proxy (the venue's TLS, WebSocket handshake or HTTP status, a
+    /// timeout after the tunnel was up, name resolution of the venue) is not its fault.
+    pub fn blames_proxy(&self) -> bool {
+        matches!(
+            self,
+            Self::ProxyUnreachable(_)
+                | Self::ProxyAuth(_)
+                | Self::ProxyRefused(_)
+                | Self::ProxyTimeout(_)
+                | Self::ProxyTls(_)
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{exchange} {kind} connection to {target} via {route}: {cause}")]
 pub struct ConnectError {
-    pub exchange: ExchangeId,
+    pub exchange: VenueId,
     pub kind: ConnKind,
     /// `host:port` of the exchange endpoint.
     pub target: String,
@@ -51,7 +72,7 @@ impl ConnectError {
     /// and 429 (rate limits): those need a configuration change.
     pub fn is_transient(&self) -> bool {
         match &self.cause {
-            Cause::ProxyAuth(_) | Cause::Url(_) | Cause::Tls { .. } => false,
+            Cause::ProxyAuth(_) | Cause::Url(_) | Cause::Tls { .. } | Cause::ProxyTls(_) => false,
             Cause::Status { status, .. } => !(400..500).contains(status) || matches!(status, 408 | 418 | 429),
             _ => true,
         }
@@ -135,25 +156,36 @@ mod tests {
             host: "h".into(),
             reason: "unknown issuer".into(),
         };
-        // (cause, transient, rate limit)
+        // (cause, transient, rate limit, the proxy's fault)
         let table = [
-            (Cause::ProxyUnreachable("refused".into()), true, false),
-            (Cause::Timeout(30_000), true, false),
-            (Cause::Dns("no such host".into()), true, false),
-            (status(503), true, false),
-            (status(429), true, true),
-            (status(418), true, true),
-            (status(408), true, false),
-            (status(404), false, false),
-            (status(400), false, false),
-            (Cause::ProxyAuth("407".into()), false, false),
-            (Cause::Url("no host".into()), false, false),
-            (tls, false, false),
+            (Cause::ProxyUnreachable("refused".into()), true, false, true),
+            (Cause::ProxyTimeout(30_000), true, false, true),
+            (
+                Cause::ProxyRefused("CONNECT answered 403".into()),
+                true,
+                false,
+                true,
+            ),
+            (Cause::ProxyTls("unknown issuer".into()), false, false, true),
+            (Cause::Timeout(30_000), true, false, false),
+            (Cause::Dns("no such host".into()), true, false, false),
+            (Cause::TargetUnreachable("refused".into()), true, false, false),
+            (Cause::Handshake("400".into()), true, false, false),
+            (status(503), true, false, false),
+            (status(429), true, true, false),
+            (status(418), true, true, false),
+            (status(408), true, false, false),
+            (status(404), false, false, false),
+            (status(400), false, false, false),
+            (Cause::ProxyAuth("407".into()), false, false, true),
+            (Cause::Url("no host".into()), false, false, false),
+            (tls, false, false, false),
         ];
-        for (cause, transient, rate_limit) in table {
+        for (cause, transient, rate_limit, proxy_fault) in table {
+            assert_eq!(cause.blames_proxy(), proxy_fault, "{cause}");
             let text = cause.to_string();
             let e = ConnectError {
-                exchange: ExchangeId::Binance,
+                exchange: VenueId::new("binance").unwrap(),
                 kind: ConnKind::Http,
                 target: "api.binance.com:443".into(),
                 route: "direct".into(),

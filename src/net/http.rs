@@ -6,7 +6,8 @@ use super::error::{Cause, ConnectError, chain};
 use super::resolver::{ConnKind, Outcome, Route};
 use super::tls::TlsConfigs;
 use super::{ConnectionFactory, target_of};
-use crate::config::{ExchangeId, ProxyScheme};
+use crate::config::ProxyScheme;
+use crate::model::VenueId;
 use std::sync::Arc;
 use std::time::Instant;
 use url::Url;
@@ -39,11 +40,11 @@ pub struct Fetched {
 #[derive(Clone)]
 pub struct HttpClient {
     factory: Arc<ConnectionFactory>,
-    exchange: ExchangeId,
+    exchange: VenueId,
 }
 
 impl HttpClient {
-    pub(super) fn new(factory: Arc<ConnectionFactory>, exchange: ExchangeId) -> Self {
+    pub(super) fn new(factory: Arc<ConnectionFactory>, exchange: VenueId) -> Self {
         Self { factory, exchange }
     }
 
@@ -55,7 +56,7 @@ impl HttpClient {
     /// GETs `url`: the body and when it arrived.
     pub async fn get(&self, url: &Url) -> Result<Fetched, ConnectError> {
         let (exchange, f) = (self.exchange, &self.factory);
-        let route = f.resolver.pick(exchange, ConnKind::Http);
+        let route = f.route(exchange, ConnKind::Http, url).await?;
         tracing::info!(%exchange, kind = "http", target = %target_of(url), path = url.path(), proxy = %route, "request");
         let started = Instant::now();
         let result = self.fetch(url, &route).await.map(|body| Fetched {
@@ -69,7 +70,7 @@ impl HttpClient {
             Ok(_) => Outcome::Success {
                 latency: started.elapsed(),
             },
-            Err(_) => Outcome::Failure,
+            Err(cause) => Outcome::Failure(cause),
         };
         f.resolver.report(exchange, ConnKind::Http, &route, outcome);
         result.map_err(|cause| ConnectError {
@@ -83,13 +84,26 @@ impl HttpClient {
 
     async fn fetch(&self, url: &Url, route: &Route) -> Result<String, Cause> {
         let f = &self.factory;
-        let client = f.http_client(self.exchange, route)?;
+        let client = f.http_client(route)?;
+        let proxied = matches!(route, Route::Proxy(_));
         let classify = |e: reqwest::Error| {
             let text = f.redactor.clean(chain(&e));
-            if e.is_timeout() {
-                Cause::Timeout(route.timeout().as_millis())
-            } else if matches!(route, Route::Proxy(_)) && looks_like_proxy_auth(&text) {
+            if proxied && looks_like_proxy_auth(&text) {
                 Cause::ProxyAuth(text)
+            } else if proxied && e.is_connect() && e.is_timeout() {
+                // Through a proxy, the connect phase is the proxy's: TCP to it and its
+                // handshake (a venue it cannot reach is answered, not left hanging).
+                Cause::ProxyTimeout(route.timeout().as_millis())
+            } else if e.is_timeout() {
+                Cause::Timeout(route.timeout().as_millis())
+            } else if proxied
+                && e.is_connect()
+                && !looks_like_proxy_unreachable(&text)
+                && looks_like_tunnel_refusal(&text)
+            {
+                Cause::ProxyRefused(text)
+            } else if proxied && e.is_connect() && !text.contains("tls") && !text.contains("certificate") {
+                Cause::ProxyUnreachable(text)
             } else {
                 Cause::Http(text)
             }
@@ -107,6 +121,26 @@ impl HttpClient {
         }
         Ok(body)
     }
+}
+
+/// Through a proxy, a TCP connection that could not be made is one to the proxy.
+fn looks_like_proxy_unreachable(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "tcp connect error",
+        "failed to create underlying connection",
+        "connection refused",
+        "dns error",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// reqwest reports a proxy that refused the tunnel (a non-2xx CONNECT answer, a SOCKS
+/// error reply) only as text.
+fn looks_like_tunnel_refusal(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["tunnel", "socks"].iter().any(|needle| lower.contains(needle))
 }
 
 /// reqwest reports proxy authentication failures only as text.

@@ -12,11 +12,12 @@ mod ws;
 
 pub use error::{Cause, ConnectError, Redactor};
 pub use http::{Fetched, HttpClient};
-pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, StaticResolver};
+pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, StaticResolver, for_config as resolver_for};
 pub use tls::TlsSetupError;
 pub use ws::{Frame, WsConn, WsError};
 
-use crate::config::{Config, ExchangeId};
+use crate::config::Config;
+use crate::model::VenueId;
 use crate::record::writer::Recorder;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,13 +25,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use url::Url;
 
+/// HTTP clients kept, one per route: routes change with pools and proxy services, and
+/// each client holds its own connection pool.
+const MAX_HTTP_CLIENTS: usize = 32;
+
 pub struct ConnectionFactory {
     resolver: Arc<dyn ProxyResolver>,
     tls: tls::TlsConfigs,
     redactor: Redactor,
-    http_clients: Mutex<HashMap<(ExchangeId, Route), reqwest::Client>>,
+    /// Clients by route, most recently used last.
+    http_clients: Mutex<Vec<(Route, reqwest::Client)>>,
     /// Where each exchange's raw traffic is recorded (`run --record`).
-    recorders: HashMap<ExchangeId, Recorder>,
+    recorders: HashMap<VenueId, Recorder>,
     websockets_opened: AtomicU64,
 }
 
@@ -43,7 +49,7 @@ impl ConnectionFactory {
     /// Like [`Self::from_config`], recording every exchange's traffic that has a recorder.
     pub fn recording(
         config: &Config,
-        recorders: HashMap<ExchangeId, Recorder>,
+        recorders: HashMap<VenueId, Recorder>,
     ) -> Result<Arc<Self>, TlsSetupError> {
         let p = &config.proxy;
         let endpoints = p.default.http.iter().chain(&p.default.websocket).chain(
@@ -53,7 +59,7 @@ impl ConnectionFactory {
         );
         let redactor = Redactor::new(endpoints.filter_map(|s| s.endpoint()?.url.credentials.as_ref()));
         Self::new(
-            Arc::new(StaticResolver::new(p)),
+            resolver::for_config(p),
             config.tls.ca_file.as_deref(),
             redactor,
             recorders,
@@ -65,47 +71,61 @@ impl ConnectionFactory {
         resolver: Arc<dyn ProxyResolver>,
         ca_file: Option<&std::path::Path>,
         redactor: Redactor,
-        recorders: HashMap<ExchangeId, Recorder>,
+        recorders: HashMap<VenueId, Recorder>,
     ) -> Result<Arc<Self>, TlsSetupError> {
         Ok(Arc::new(Self {
             resolver,
             tls: tls::build(ca_file)?,
             redactor,
-            http_clients: Mutex::new(HashMap::new()),
+            http_clients: Mutex::new(Vec::new()),
             recorders,
             websockets_opened: AtomicU64::new(0),
         }))
     }
 
     /// An HTTP client for `exchange`: each request resolves its route.
-    pub fn http(self: &Arc<Self>, exchange: ExchangeId) -> HttpClient {
+    pub fn http(self: &Arc<Self>, exchange: VenueId) -> HttpClient {
         HttpClient::new(self.clone(), exchange)
     }
 
     /// Opens a WebSocket to `url` for `exchange`, through its configured proxy if any.
-    pub async fn websocket(&self, exchange: ExchangeId, url: &Url) -> Result<WsConn, ConnectError> {
+    pub async fn websocket(&self, exchange: VenueId, url: &Url) -> Result<WsConn, ConnectError> {
         self.open_websocket(exchange, url, None).await
     }
 
-    /// Opens a WebSocket that takes over from `old` (which stays open until the caller
-    /// closes it); a recording notes the handover so `replay` keeps the books.
-    pub fn websocket_replacing<'a>(
-        &'a self,
-        exchange: ExchangeId,
-        url: &'a Url,
-        old: &WsConn,
-    ) -> impl Future<Output = Result<WsConn, ConnectError>> + Send + 'a {
-        let replaces = old.recorded_name().map(str::to_owned);
-        async move { self.open_websocket(exchange, url, replaces.as_deref()).await }
+    /// Opens a WebSocket that takes over from the recorded connection `replaces` (which
+    /// stays open until the caller closes it); a recording notes the handover so
+    /// `replay` keeps the books.
+    pub async fn websocket_replacing(
+        &self,
+        exchange: VenueId,
+        url: &Url,
+        replaces: Option<&str>,
+    ) -> Result<WsConn, ConnectError> {
+        self.open_websocket(exchange, url, replaces).await
+    }
+
+    /// The route of one attempt, from the resolver.
+    async fn route(&self, exchange: VenueId, kind: ConnKind, url: &Url) -> Result<Route, ConnectError> {
+        self.resolver
+            .route(exchange, kind)
+            .await
+            .map_err(|cause| ConnectError {
+                exchange,
+                kind,
+                target: target_of(url),
+                route: "no route".into(),
+                cause,
+            })
     }
 
     async fn open_websocket(
         &self,
-        exchange: ExchangeId,
+        exchange: VenueId,
         url: &Url,
         replaces: Option<&str>,
     ) -> Result<WsConn, ConnectError> {
-        let route = self.resolver.pick(exchange, ConnKind::Websocket);
+        let route = self.route(exchange, ConnKind::Websocket, url).await?;
         let err = |cause| ConnectError {
             exchange,
             kind: ConnKind::Websocket,
@@ -115,9 +135,9 @@ impl ConnectionFactory {
         };
         tracing::info!(%exchange, kind = "websocket", target = %target_of(url), proxy = %route, "connecting");
         let started = Instant::now();
-        let result =
-            tokio::time::timeout(route.timeout(), ws::open(url, &route, &self.tls, &self.redactor)).await;
-        let result = match result {
+        let deadline = tokio::time::Instant::now() + route.timeout();
+        let opening = ws::open(url, &route, &self.tls, &self.redactor, deadline);
+        let result = match tokio::time::timeout_at(deadline, opening).await {
             Ok(r) => r,
             Err(_) => Err(Cause::Timeout(route.timeout().as_millis())),
         };
@@ -125,7 +145,7 @@ impl ConnectionFactory {
             Ok(_) => Outcome::Success {
                 latency: started.elapsed(),
             },
-            Err(_) => Outcome::Failure,
+            Err(cause) => Outcome::Failure(cause),
         };
         self.resolver
             .report(exchange, ConnKind::Websocket, &route, outcome);
@@ -143,14 +163,27 @@ impl ConnectionFactory {
         Ok(WsConn::new(exchange, url.clone(), stream, tap, connected_ts_ns))
     }
 
-    fn http_client(&self, exchange: ExchangeId, route: &Route) -> Result<reqwest::Client, Cause> {
+    /// The HTTP client for `route`, built on first use; the least recently used one is
+    /// dropped beyond [`MAX_HTTP_CLIENTS`].
+    fn http_client(&self, route: &Route) -> Result<reqwest::Client, Cause> {
         let mut clients = self.http_clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = clients.get(&(exchange, route.clone())) {
-            return Ok(c.clone());
+        if let Some(i) = clients.iter().position(|(r, _)| r == route) {
+            let entry = clients.remove(i);
+            let client = entry.1.clone();
+            clients.push(entry);
+            return Ok(client);
         }
         let client = http::build_client(route, &self.tls)?;
-        clients.insert((exchange, route.clone()), client.clone());
+        if clients.len() >= MAX_HTTP_CLIENTS {
+            clients.remove(0);
+        }
+        clients.push((route.clone(), client.clone()));
         Ok(client)
+    }
+
+    /// HTTP clients currently kept (bounded by [`MAX_HTTP_CLIENTS`]).
+    pub fn http_clients_kept(&self) -> usize {
+        self.http_clients.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 

@@ -1,13 +1,17 @@
 //! Proxy resolution: which route (a proxy, or direct) each connection attempt takes.
-//! The factory asks a [`ProxyResolver`] before every attempt and reports the attempt's
-//! outcome back, so pools with failover, regional rules or an external proxy service can
-//! replace [`StaticResolver`] without touching adapters.
+//! The factory asks a [`ProxyResolver`] before every attempt (the choice may wait: a
+//! proxy service is asked over the network) and reports the attempt's outcome with its
+//! cause, so pools with failover, regional rules or an external proxy service can
+//! replace [`StaticResolver`] without touching adapters. `check` describes routes with
+//! the resolver `run` uses ([`for_config`]).
 
-use crate::config::{
-    DEFAULT_TIMEOUT_SECONDS, ExchangeId, KindProxies, ProxyConfig, ProxyEndpoint, ProxySetting,
-};
+use super::error::Cause;
+use crate::config::{DEFAULT_TIMEOUT_SECONDS, KindProxies, ProxyConfig, ProxyEndpoint, ProxySetting};
+use crate::model::VenueId;
+use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The two kinds of connection an adapter opens.
@@ -55,15 +59,35 @@ impl fmt::Display for Route {
 
 /// What became of an attempt on a route.
 #[derive(Debug, Clone, Copy)]
-pub enum Outcome {
-    Success { latency: Duration },
-    Failure,
+pub enum Outcome<'a> {
+    /// Connected (WebSocket) or answered 2xx (HTTP); `latency` of the whole setup.
+    Success {
+        latency: Duration,
+    },
+    Failure(&'a Cause),
+}
+
+impl Outcome<'_> {
+    /// Whether the attempt failed because of the proxy itself; a venue's answer (any
+    /// status), TLS with the venue or a timeout past the proxy does not count.
+    pub fn counts_against_proxy(&self) -> bool {
+        matches!(self, Self::Failure(cause) if cause.blames_proxy())
+    }
 }
 
 /// Picks a route per attempt and learns from outcomes.
 pub trait ProxyResolver: Send + Sync {
-    fn pick(&self, exchange: ExchangeId, kind: ConnKind) -> Route;
-    fn report(&self, exchange: ExchangeId, kind: ConnKind, route: &Route, outcome: Outcome);
+    /// The route of one attempt; an error when no route may be used.
+    fn route(&self, exchange: VenueId, kind: ConnKind) -> BoxFuture<'_, Result<Route, Cause>>;
+    /// How an attempt on `route` went.
+    fn report(&self, exchange: VenueId, kind: ConnKind, route: &Route, outcome: Outcome<'_>);
+    /// The route as `check` prints it (never credentials).
+    fn describe(&self, exchange: VenueId, kind: ConnKind) -> String;
+}
+
+/// The resolver the configuration asks for; `run` and `check` both use this.
+pub fn for_config(config: &ProxyConfig) -> Arc<dyn ProxyResolver> {
+    Arc::new(StaticResolver::new(config))
 }
 
 /// The configured proxies: disabled → direct; exchange override → default → direct.
@@ -71,7 +95,7 @@ pub trait ProxyResolver: Send + Sync {
 pub struct StaticResolver {
     enabled: bool,
     default: KindProxies,
-    exchanges: BTreeMap<ExchangeId, KindProxies>,
+    exchanges: BTreeMap<VenueId, KindProxies>,
 }
 
 impl StaticResolver {
@@ -91,8 +115,9 @@ fn for_kind(p: &KindProxies, kind: ConnKind) -> Option<&ProxySetting> {
     }
 }
 
-impl ProxyResolver for StaticResolver {
-    fn pick(&self, exchange: ExchangeId, kind: ConnKind) -> Route {
+impl StaticResolver {
+    /// The configured route: disabled → direct; exchange override → default → direct.
+    pub fn pick(&self, exchange: VenueId, kind: ConnKind) -> Route {
         if !self.enabled {
             return Route::Direct;
         }
@@ -103,9 +128,24 @@ impl ProxyResolver for StaticResolver {
             .and_then(ProxySetting::endpoint)
             .map_or(Route::Direct, |p| Route::Proxy(p.clone()))
     }
+}
 
-    fn report(&self, exchange: ExchangeId, kind: ConnKind, route: &Route, outcome: Outcome) {
-        tracing::debug!(%exchange, %kind, proxy = %route, ?outcome, "connection outcome");
+impl ProxyResolver for StaticResolver {
+    fn route(&self, exchange: VenueId, kind: ConnKind) -> BoxFuture<'_, Result<Route, Cause>> {
+        let route = self.pick(exchange, kind);
+        Box::pin(async move { Ok(route) })
+    }
+
+    fn report(&self, exchange: VenueId, kind: ConnKind, route: &Route, outcome: Outcome<'_>) {
+        let against_proxy = outcome.counts_against_proxy();
+        tracing::debug!(%exchange, %kind, proxy = %route, ?outcome, against_proxy, "connection outcome");
+    }
+
+    fn describe(&self, exchange: VenueId, kind: ConnKind) -> String {
+        match self.pick(exchange, kind) {
+            Route::Direct => "direct".to_owned(),
+            Route::Proxy(p) => format!("{} (timeout {} s)", p.url.masked(), p.timeout_seconds),
+        }
     }
 }
 
@@ -113,6 +153,10 @@ impl ProxyResolver for StaticResolver {
 mod tests {
     use super::*;
     use crate::config::ProxyUrl;
+
+    fn id(name: &str) -> VenueId {
+        VenueId::new(name).unwrap()
+    }
 
     fn endpoint(url: &str) -> Option<ProxySetting> {
         Some(ProxySetting::Via(ProxyEndpoint {
@@ -124,7 +168,7 @@ mod tests {
     fn resolver(enabled: bool) -> StaticResolver {
         let mut exchanges = BTreeMap::new();
         exchanges.insert(
-            ExchangeId::Binance,
+            id("binance"),
             KindProxies {
                 http: endpoint("http://binance-proxy:8080"),
                 websocket: None,
@@ -144,16 +188,13 @@ mod tests {
     fn exchange_override_then_default_per_kind() {
         let r = resolver(true);
         let pick = |ex, kind| r.pick(ex, kind).to_string();
+        assert_eq!(pick(id("binance"), ConnKind::Http), "http://binance-proxy:8080");
         assert_eq!(
-            pick(ExchangeId::Binance, ConnKind::Http),
-            "http://binance-proxy:8080"
-        );
-        assert_eq!(
-            pick(ExchangeId::Binance, ConnKind::Websocket),
+            pick(id("binance"), ConnKind::Websocket),
             "socks5://default-ws:1081"
         );
         assert_eq!(
-            pick(ExchangeId::BinanceFutures, ConnKind::Http),
+            pick(id("binance_futures"), ConnKind::Http),
             "socks5h://default:1080"
         );
     }
@@ -163,16 +204,16 @@ mod tests {
         let mut config = ProxyConfig::default();
         config.default.websocket = endpoint("socks5h://default:1080");
         config.exchanges.insert(
-            ExchangeId::Coinbase,
+            id("coinbase"),
             KindProxies {
                 http: None,
                 websocket: Some(ProxySetting::Direct),
             },
         );
         let r = StaticResolver::new(&config);
-        assert_eq!(r.pick(ExchangeId::Coinbase, ConnKind::Websocket), Route::Direct);
+        assert_eq!(r.pick(id("coinbase"), ConnKind::Websocket), Route::Direct);
         assert_eq!(
-            r.pick(ExchangeId::Binance, ConnKind::Websocket).to_string(),
+            r.pick(id("binance"), ConnKind::Websocket).to_string(),
             "socks5h://default:1080"
         );
     }
@@ -180,7 +221,7 @@ mod tests {
     #[test]
     fn disabled_is_direct_for_everything() {
         let r = resolver(false);
-        for ex in [ExchangeId::Binance, ExchangeId::BinanceFutures] {
+        for ex in [id("binance"), id("binance_futures")] {
             for kind in [ConnKind::Http, ConnKind::Websocket] {
                 assert_eq!(r.pick(ex, kind), Route::Direct);
             }
@@ -190,6 +231,6 @@ mod tests {
     #[test]
     fn nothing_configured_is_direct() {
         let r = StaticResolver::new(&ProxyConfig::default());
-        assert_eq!(r.pick(ExchangeId::Binance, ConnKind::Websocket), Route::Direct);
+        assert_eq!(r.pick(id("binance"), ConnKind::Websocket), Route::Direct);
     }
 }

@@ -60,7 +60,9 @@ pub async fn via_proxy(
     tls: &TlsConnector,
     redactor: &Redactor,
 ) -> Result<BoxIo, Cause> {
-    let proxy_addrs = resolve(&proxy.host, proxy.port).await?;
+    let proxy_addrs = resolve(&proxy.host, proxy.port)
+        .await
+        .map_err(|e| Cause::ProxyUnreachable(e.to_string()))?;
     let tcp = tcp_to_any(&proxy_addrs)
         .await
         .map_err(|e| Cause::ProxyUnreachable(e.to_string()))?;
@@ -70,10 +72,8 @@ pub async fn via_proxy(
         ProxyScheme::Http => Box::new(connect_tunnel(tcp, host, port, creds).await?),
         ProxyScheme::Https => {
             let name = super::tls::server_name(&proxy.host)?;
-            let tls_stream = tls.connect(name, tcp).await.map_err(|e| Cause::Tls {
-                host: proxy.host.clone(),
-                reason: redactor.clean(e.to_string()),
-            })?;
+            let tls_stream =
+                (tls.connect(name, tcp).await).map_err(|e| Cause::ProxyTls(redactor.clean(e.to_string())))?;
             Box::new(connect_tunnel(tls_stream, host, port, creds).await?)
         }
         ProxyScheme::Socks4 => {

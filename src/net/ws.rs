@@ -5,7 +5,7 @@ use super::error::{Cause, Redactor};
 use super::resolver::Route;
 use super::tls::{TlsConfigs, server_name};
 use super::tunnel::{self, BoxIo};
-use crate::config::ExchangeId;
+use crate::model::VenueId;
 use crate::model::now_ns;
 use crate::record::writer::Recorder;
 use futures_util::{SinkExt, StreamExt};
@@ -14,11 +14,14 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
+/// Opens the stream, TLS and WebSocket by `deadline`; past it during the proxy's part
+/// the cause is the proxy's handshake timeout, later the venue's.
 pub(super) async fn open(
     url: &Url,
     route: &Route,
     tls: &TlsConfigs,
     redactor: &Redactor,
+    deadline: tokio::time::Instant,
 ) -> Result<WebSocketStream<BoxIo>, Cause> {
     let host = url.host_str().ok_or_else(|| Cause::Url("no host".into()))?;
     let port = url
@@ -27,7 +30,12 @@ pub(super) async fn open(
     let connector = TlsConnector::from(tls.stream.clone());
     let stream: BoxIo = match route {
         Route::Direct => Box::new(tunnel::direct(host, port).await?),
-        Route::Proxy(p) => tunnel::via_proxy(&p.url, host, port, &connector, redactor).await?,
+        Route::Proxy(p) => {
+            let tunnel = tunnel::via_proxy(&p.url, host, port, &connector, redactor);
+            tokio::time::timeout_at(deadline, tunnel)
+                .await
+                .map_err(|_| Cause::ProxyTimeout(route.timeout().as_millis()))??
+        }
     };
     let stream: BoxIo = match url.scheme() {
         "wss" => Box::new(
@@ -51,7 +59,7 @@ pub(super) async fn open(
 #[derive(Debug, thiserror::Error)]
 #[error("{exchange} websocket {url}: {source}")]
 pub struct WsError {
-    pub exchange: ExchangeId,
+    pub exchange: VenueId,
     pub url: String,
     pub source: tokio_tungstenite::tungstenite::Error,
 }
@@ -62,9 +70,10 @@ pub struct Frame {
     pub receive_ts_ns: i64,
 }
 
-/// An open WebSocket. Pings are answered by the protocol layer while reading.
+/// An open WebSocket. Pings are answered by the protocol layer while reading. When
+/// recording, every frame sent and received is tapped here, in the order it passed.
 pub struct WsConn {
-    exchange: ExchangeId,
+    exchange: VenueId,
     url: Url,
     ws: WebSocketStream<BoxIo>,
     /// The recording and this connection's name in it.
@@ -77,7 +86,7 @@ pub struct WsConn {
 
 impl WsConn {
     pub(super) fn new(
-        exchange: ExchangeId,
+        exchange: VenueId,
         url: Url,
         ws: WebSocketStream<BoxIo>,
         tap: Option<(Recorder, String)>,
@@ -112,14 +121,17 @@ impl WsConn {
     }
 
     pub async fn send_text(&mut self, text: String) -> Result<(), WsError> {
-        let recorded = text.clone();
-        self.send_recorded_as(text, &recorded).await
+        if let Some((r, conn)) = &self.tap {
+            r.send(conn, &text, now_ns()).await;
+        }
+        self.ws.send(Message::text(text)).await.map_err(|e| self.err(e))
     }
 
-    /// Sends `text` but records `recorded` (the same message with its secrets masked).
-    pub async fn send_recorded_as(&mut self, text: String, recorded: &str) -> Result<(), WsError> {
+    /// Sends `text`, which contains `secret` (a token): a recording gets `***` in its
+    /// place.
+    pub async fn send_secret(&mut self, text: String, secret: &str) -> Result<(), WsError> {
         if let Some((r, conn)) = &self.tap {
-            r.send(conn, recorded, now_ns()).await;
+            r.send(conn, &text.replace(secret, "***"), now_ns()).await;
         }
         self.ws.send(Message::text(text)).await.map_err(|e| self.err(e))
     }
@@ -135,20 +147,6 @@ impl WsConn {
             r.recv(conn, &f.text, f.receive_ts_ns).await;
         }
         Ok(self.read.take())
-    }
-
-    /// Like `recv`, but leaves the frame out of the recording until the caller passes it
-    /// to [`record`](Self::record) — when it processes a frame it held back, so that the
-    /// recording lists frames in the order they were processed.
-    pub async fn recv_unrecorded(&mut self) -> Result<Option<Frame>, WsError> {
-        self.read_frame().await
-    }
-
-    /// Records a received frame (when recording).
-    pub async fn record(&mut self, frame: &Frame) {
-        if let Some((r, conn)) = &self.tap {
-            r.recv(conn, &frame.text, frame.receive_ts_ns).await;
-        }
     }
 
     async fn read_frame(&mut self) -> Result<Option<Frame>, WsError> {

@@ -27,7 +27,9 @@ pub enum Recorded {
         data: String,
         ts_ns: i64,
     },
+    /// `conn`: the connection that received it (empty in hftbacktest captures).
     Recv {
+        conn: String,
         data: String,
         ts_ns: i64,
     },
@@ -35,7 +37,7 @@ pub enum Recorded {
 
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
-    /// Venue as the recording names it: `BINANCE`, `BINANCE_FUTURES`, `COINBASE`.
+    /// Venue as the recording names it: `BINANCE`, `BINANCE_US`, `COINBASE`, ….
     pub exchange: String,
     pub events: Vec<Recorded>,
 }
@@ -82,6 +84,8 @@ enum Line {
         ts_ns: Option<i64>,
     },
     Recv {
+        #[serde(default)]
+        conn: String,
         data: String,
         ts: f64,
         ts_ns: Option<i64>,
@@ -157,7 +161,13 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
                     data,
                     ts_ns: time(ts, ts_ns),
                 }),
-                Line::Recv { data, ts, ts_ns } => rec.events.push(Recorded::Recv {
+                Line::Recv {
+                    conn,
+                    data,
+                    ts,
+                    ts_ns,
+                } => rec.events.push(Recorded::Recv {
+                    conn,
                     data,
                     ts_ns: time(ts, ts_ns),
                 }),
@@ -195,6 +205,7 @@ impl HftState {
             }
             self.futures |= frame.contains("\"pu\":");
             events.push(Recorded::Recv {
+                conn: String::new(),
                 data: frame.to_owned(),
                 ts_ns,
             });

@@ -2,6 +2,7 @@
 //! format — header, then http/connect/send/recv lines — plus an exact integer `ts_ns`
 //! beside the float `ts`. Lines go through a bounded queue to a writer task.
 
+use crate::model::VenueId;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -64,7 +65,8 @@ pub struct RecordError {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Msg>,
-    exchange: &'static str,
+    /// The venue as recordings name it (`BINANCE`).
+    exchange: std::sync::Arc<str>,
 }
 
 fn seconds(ts_ns: i64) -> f64 {
@@ -72,8 +74,8 @@ fn seconds(ts_ns: i64) -> f64 {
 }
 
 impl Recorder {
-    /// Creates `path` and writes the header; `exchange` as recordings name it (`BINANCE`).
-    pub async fn create(path: &Path, exchange: &'static str, now_ns: i64) -> Result<Self, RecordError> {
+    /// Creates `path` and writes the header for `exchange`'s traffic.
+    pub async fn create(path: &Path, exchange: VenueId, now_ns: i64) -> Result<Self, RecordError> {
         let err = |source| RecordError {
             path: path.into(),
             source,
@@ -81,11 +83,14 @@ impl Recorder {
         let file = tokio::fs::File::create(path).await.map_err(err)?;
         let (tx, rx) = mpsc::channel(QUEUE_LINES);
         tokio::spawn(write_lines(file, rx));
-        let recorder = Self { tx, exchange };
+        let recorder = Self {
+            tx,
+            exchange: exchange.recording_name().into(),
+        };
         recorder
             .push(&Line::Header {
                 format: 2,
-                exchange,
+                exchange: &recorder.exchange,
                 recorded: seconds(now_ns),
             })
             .await;

@@ -1,8 +1,8 @@
 //! Kafka topic names from a template: `{type}`, `{exchange}` and `{symbol}` are replaced
 //! per event (`{type}.{exchange}` gives `trade.binance`). Names are cached per stream.
 
-use crate::config::ExchangeId;
 use crate::model::Event;
+use crate::model::VenueId;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ enum Part {
 #[derive(Debug, Clone)]
 pub struct TopicTemplate {
     parts: Vec<Part>,
-    cache: FxHashMap<(&'static str, ExchangeId, Arc<str>), Arc<str>>,
+    cache: FxHashMap<(&'static str, VenueId, Arc<str>), Arc<str>>,
 }
 
 /// Characters Kafka allows in topic names.
@@ -108,7 +108,7 @@ mod tests {
 
     fn status(symbol: &str) -> Event {
         Event::BookStatus(BookStatus {
-            exchange: ExchangeId::BinanceFutures,
+            exchange: VenueId::new("binance_futures").unwrap(),
             symbol: symbol.into(),
             status: BookState::Synced,
             reason: String::new(),

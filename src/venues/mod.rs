@@ -1,13 +1,17 @@
-//! Venue adapters. Each venue folder keeps the same roles: `messages` (wire structs),
-//! `parse` (pure wire → normalized functions), `sync` (book sequencing), `client` (I/O).
+//! Venue adapters. `registry` knows every venue; `runtime` runs any of them (start-up,
+//! reconnects, publishing). Each kind's folder keeps the same roles: `messages` (wire
+//! structs), `parse` (pure wire → normalized functions), `session`/`sync` (sequence and
+//! book rules), `client` (I/O), `replay`, and `settings` (its configuration keys).
 
 pub mod backoff;
 pub mod binance;
 pub mod coinbase;
 pub mod decimal;
+pub mod registry;
+pub mod runtime;
 pub mod timestamp;
 
-use crate::config::ExchangeId;
+use crate::model::VenueId;
 use crate::net::{ConnectError, HttpClient, WsError};
 use backoff::Backoff;
 use std::time::Duration;
@@ -20,25 +24,28 @@ pub const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum VenueError {
     #[error(transparent)]
-    Connect(#[from] ConnectError),
+    Connect(Box<ConnectError>),
     #[error(transparent)]
     Ws(#[from] WsError),
     #[error("{exchange}: {source}")]
     Parse {
-        exchange: ExchangeId,
+        exchange: VenueId,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("{exchange}: unknown symbols {symbols:?} (not listed by the venue)")]
-    UnknownSymbols {
-        exchange: ExchangeId,
-        symbols: Vec<String>,
-    },
+    UnknownSymbols { exchange: VenueId, symbols: Vec<String> },
     #[error("{exchange}: URL {url}: {reason}")]
     Url {
-        exchange: ExchangeId,
+        exchange: VenueId,
         url: String,
         reason: String,
     },
+}
+
+impl From<ConnectError> for VenueError {
+    fn from(e: ConnectError) -> Self {
+        Self::Connect(Box::new(e))
+    }
 }
 
 /// Resolves when shutdown has been requested.
@@ -82,7 +89,7 @@ pub async fn fetch_at_start(
 
 /// `base` (or the venue default) joined with `path`.
 pub fn endpoint(
-    exchange: ExchangeId,
+    exchange: VenueId,
     configured: Option<&url::Url>,
     default: &str,
     path: &str,

@@ -1,9 +1,14 @@
-//! Binance spot (`binance`) and USD-M futures (`binance_futures`).
+//! The Binance family: spot (`binance`), USD-M futures (`binance_futures`) and
+//! Binance.US (`binance_us`), one code path with each venue's rules as data (`venue`).
 
 pub mod client;
 mod handover;
 pub mod messages;
 pub mod parse;
 mod plan;
+pub mod replay;
 pub mod session;
+pub mod settings;
+mod snapshots;
 pub mod sync;
+pub mod venue;

@@ -2,7 +2,7 @@
 //! instruments. No I/O; table-tested against recorded traffic.
 
 use super::messages::{AggTradeMsg, DepthSnapshotMsg, DepthUpdateMsg, Envelope, ExchangeInfoMsg, TradeMsg};
-use crate::config::ExchangeId;
+use crate::model::VenueId;
 use crate::model::{Level, Side, Trade, TradeId};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -14,15 +14,6 @@ const NS_PER_MS: i64 = 1_000_000;
 pub enum Market {
     Spot,
     Futures,
-}
-
-impl Market {
-    pub fn exchange(self) -> ExchangeId {
-        match self {
-            Self::Spot => ExchangeId::Binance,
-            Self::Futures => ExchangeId::BinanceFutures,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +31,29 @@ fn json<'a, T: serde::Deserialize<'a>>(what: &'static str, text: &'a str) -> Res
     serde_json::from_str(text).map_err(|source| ParseError::Json { what, source })
 }
 
-/// Symbols both ways: venue `BTCUSDT` ↔ normalized `BTC-USDT` (futures `BTC-USDT-PERP`).
-#[derive(Debug, Clone, Default)]
+/// One venue's symbols both ways: venue `BTCUSDT` ↔ normalized `BTC-USDT` (futures
+/// `BTC-USDT-PERP`).
+#[derive(Debug, Clone)]
 pub struct Instruments {
+    exchange: VenueId,
     by_wire: HashMap<String, Arc<str>>,
     by_normalized: HashMap<Arc<str>, String>,
 }
 
 impl Instruments {
+    fn empty(exchange: VenueId) -> Self {
+        Self {
+            exchange,
+            by_wire: HashMap::default(),
+            by_normalized: HashMap::default(),
+        }
+    }
+
+    /// The venue these instruments are listed on.
+    pub fn exchange(&self) -> VenueId {
+        self.exchange
+    }
+
     pub fn normalized(&self, wire: &str) -> Option<&Arc<str>> {
         self.by_wire.get(wire)
     }
@@ -66,7 +72,7 @@ impl Instruments {
         if !unknown.is_empty() {
             return Err(unknown);
         }
-        let mut out = Self::default();
+        let mut out = Self::empty(self.exchange);
         for s in symbols {
             let (norm, wire) = self
                 .by_normalized
@@ -83,10 +89,11 @@ impl Instruments {
     }
 }
 
-/// Instruments from an `exchangeInfo` body. Futures keep perpetual contracts only.
-pub fn parse_instruments(market: Market, body: &str) -> Result<Instruments, ParseError> {
+/// `exchange`'s instruments from its `exchangeInfo` body. Futures keep perpetual
+/// contracts only.
+pub fn parse_instruments(exchange: VenueId, market: Market, body: &str) -> Result<Instruments, ParseError> {
     let info: ExchangeInfoMsg = json("exchangeInfo", body)?;
-    let mut out = Instruments::default();
+    let mut out = Instruments::empty(exchange);
     for s in info.symbols {
         let normalized = match (market, s.contract_type) {
             (Market::Spot, _) => format!("{}-{}", s.base_asset, s.quote_asset),
@@ -142,7 +149,7 @@ pub enum Frame {
 }
 
 fn trade(
-    market: Market,
+    exchange: VenueId,
     symbol: &Arc<str>,
     id: u64,
     price: rust_decimal::Decimal,
@@ -150,7 +157,7 @@ fn trade(
     (trade_time_ms, buyer_is_maker, receive_ts_ns): (i64, bool, i64),
 ) -> Frame {
     Frame::Trade(Trade {
-        exchange: market.exchange(),
+        exchange,
         symbol: symbol.clone(),
         id: TradeId::Number(id),
         side: if buyer_is_maker { Side::Sell } else { Side::Buy },
@@ -171,14 +178,9 @@ fn split_combined(text: &str) -> Option<(&str, &str)> {
 }
 
 /// Parses one combined-stream frame.
-pub fn parse_frame(
-    market: Market,
-    instruments: &Instruments,
-    text: &str,
-    receive_ts_ns: i64,
-) -> Result<Frame, ParseError> {
+pub fn parse_frame(instruments: &Instruments, text: &str, receive_ts_ns: i64) -> Result<Frame, ParseError> {
     if let Some((stream, payload)) = split_combined(text) {
-        match parse_payload(market, instruments, stream, payload, receive_ts_ns) {
+        match parse_payload(instruments, stream, payload, receive_ts_ns) {
             Err(ParseError::Json { .. }) => {} // an unusual layout after all: read it whole
             done => return done,
         }
@@ -187,11 +189,10 @@ pub fn parse_frame(
         return Ok(Frame::Other);
     }
     let env: Envelope = json("combined-stream frame", text)?;
-    parse_payload(market, instruments, env.stream, env.data.get(), receive_ts_ns)
+    parse_payload(instruments, env.stream, env.data.get(), receive_ts_ns)
 }
 
 fn parse_payload(
-    market: Market,
     instruments: &Instruments,
     stream: &str,
     data: &str,
@@ -207,12 +208,26 @@ fn parse_payload(
         "trade" => {
             let m: TradeMsg = json("trade", data)?;
             let extra = (m.trade_time_ms, m.buyer_is_maker, receive_ts_ns);
-            trade(market, lookup(m.symbol)?, m.id, m.price.0, m.quantity.0, extra)
+            trade(
+                instruments.exchange,
+                lookup(m.symbol)?,
+                m.id,
+                m.price.0,
+                m.quantity.0,
+                extra,
+            )
         }
         "aggTrade" => {
             let m: AggTradeMsg = json("aggTrade", data)?;
             let extra = (m.trade_time_ms, m.buyer_is_maker, receive_ts_ns);
-            trade(market, lookup(m.symbol)?, m.id, m.price.0, m.quantity.0, extra)
+            trade(
+                instruments.exchange,
+                lookup(m.symbol)?,
+                m.id,
+                m.price.0,
+                m.quantity.0,
+                extra,
+            )
         }
         "depth" => {
             let m: DepthUpdateMsg = json("depthUpdate", data)?;
@@ -267,10 +282,18 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
+    fn venue(market: Market) -> VenueId {
+        VenueId::new(match market {
+            Market::Spot => "binance",
+            Market::Futures => "binance_futures",
+        })
+        .unwrap()
+    }
+
     fn instruments(market: Market) -> Instruments {
         let wires = [String::from("BTCUSDT"), String::from("NKNUSDT")];
         let info = synthesize_exchange_info(wires.iter(), market == Market::Futures);
-        parse_instruments(market, &info).unwrap()
+        parse_instruments(venue(market), market, &info).unwrap()
     }
 
     #[test]
@@ -309,12 +332,12 @@ mod tests {
             ),
         ];
         for (market, frame, symbol, id, side, price, amount, ms) in table {
-            let Frame::Trade(t) = parse_frame(market, &instruments(market), frame, 7).unwrap() else {
+            let Frame::Trade(t) = parse_frame(&instruments(market), frame, 7).unwrap() else {
                 panic!("{frame} is a trade");
             };
             assert_eq!(
                 (t.exchange, &*t.symbol, t.id, t.side),
-                (market.exchange(), symbol, TradeId::Number(id), side)
+                (venue(market), symbol, TradeId::Number(id), side)
             );
             assert_eq!(
                 (t.price.to_string(), t.amount.to_string()),
@@ -326,9 +349,7 @@ mod tests {
 
     #[test]
     fn futures_depth_diff_keeps_ids_and_zero_sizes() {
-        let Frame::Depth(diff) =
-            parse_frame(Market::Futures, &instruments(Market::Futures), USDM_DEPTH, 0).unwrap()
-        else {
+        let Frame::Depth(diff) = parse_frame(&instruments(Market::Futures), USDM_DEPTH, 0).unwrap() else {
             panic!("a depth diff");
         };
         assert_eq!(&*diff.symbol, "BTC-USDT-PERP");
@@ -358,27 +379,26 @@ mod tests {
             &reordered[..reordered.len() - 1]
         );
         assert_eq!(
-            parse_frame(Market::Spot, &spot, &reordered, 7).unwrap(),
-            parse_frame(Market::Spot, &spot, SPOT_TRADE, 7).unwrap()
+            parse_frame(&spot, &reordered, 7).unwrap(),
+            parse_frame(&spot, SPOT_TRADE, 7).unwrap()
         );
         // A field after `data`: the sliced payload fails to parse, the whole frame does not.
         let trailing = format!("{},\"x\":1}}", &SPOT_TRADE[..SPOT_TRADE.len() - 1]);
         assert_eq!(
-            parse_frame(Market::Spot, &spot, &trailing, 7).unwrap(),
-            parse_frame(Market::Spot, &spot, SPOT_TRADE, 7).unwrap()
+            parse_frame(&spot, &trailing, 7).unwrap(),
+            parse_frame(&spot, SPOT_TRADE, 7).unwrap()
         );
         assert_eq!(
-            parse_frame(Market::Spot, &spot, r#"{"result":null,"id":1}"#, 0).unwrap(),
+            parse_frame(&spot, r#"{"result":null,"id":1}"#, 0).unwrap(),
             Frame::Other
         );
         let only_nkn = spot.select(&[String::from("NKN-USDT")]).unwrap();
         assert!(matches!(
-            parse_frame(Market::Spot, &only_nkn, SPOT_TRADE, 0),
+            parse_frame(&only_nkn, SPOT_TRADE, 0),
             Err(ParseError::UnknownSymbol(s)) if s == "BTCUSDT"
         ));
         assert!(matches!(
             parse_frame(
-                Market::Spot,
                 &spot,
                 &SPOT_TRADE.replace("\"p\":\"61837.63000000\"", "\"p\":61837.63"),
                 0

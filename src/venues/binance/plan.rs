@@ -1,95 +1,43 @@
-//! Binance venue rules (endpoints, stream and message limits, request weights) and the
-//! connection plan they give: symbols split across connections, the streams of each,
-//! and the SUBSCRIBE messages that request them.
+//! The connection plan a Binance venue's rules give: symbols split across connections,
+//! the streams of each, and the SUBSCRIBE messages that request them.
 
-use super::parse::{Instruments, Market};
-use crate::config::{Channel, ExchangeConfig, TradeStream};
+use super::parse::Instruments;
+use super::settings::TradeStream;
+use super::venue::BinanceVenue;
+use crate::config::{Channel, ExchangeConfig};
 
 /// Streams named in one SUBSCRIBE message.
 const STREAMS_PER_SUBSCRIBE: usize = 200;
 
-impl Market {
-    pub(super) fn default_ws_url(self) -> &'static str {
-        match self {
-            Self::Spot => "wss://stream.binance.com:9443",
-            Self::Futures => "wss://fstream.binance.com",
-        }
-    }
-    pub(super) fn default_rest_url(self) -> &'static str {
-        match self {
-            Self::Spot => "https://api.binance.com",
-            Self::Futures => "https://fapi.binance.com",
-        }
-    }
-    pub(super) fn api_prefix(self) -> &'static str {
-        match self {
-            Self::Spot => "/api/v3",
-            Self::Futures => "/fapi/v1",
-        }
-    }
-    pub(super) fn max_streams_per_connection(self) -> usize {
-        match self {
-            Self::Spot => 1024,
-            Self::Futures => 200,
-        }
-    }
-    /// SUBSCRIBE messages per second: below the venue's limit on incoming messages (spot
-    /// 5/s, futures 10/s), which counts the pongs answering its pings as well.
-    pub(super) fn subscribe_messages_per_second(self) -> u64 {
-        match self {
-            Self::Spot => 4,
-            Self::Futures => 8,
-        }
-    }
-    /// Half of the venue's per-minute REST request weight, left for snapshots.
-    pub(super) fn snapshot_weight_per_minute(self) -> u32 {
-        match self {
-            Self::Spot => 3000,
-            Self::Futures => 1200,
-        }
-    }
-    pub(super) fn depth_weight(self, limit: u16) -> u32 {
-        match (self, limit) {
-            (Self::Spot, 0..=100) => 5,
-            (Self::Spot, 101..=500) => 25,
-            (Self::Spot, 501..=1000) => 50,
-            (Self::Spot, _) => 250,
-            (Self::Futures, 0..=50) => 2,
-            (Self::Futures, 51..=100) => 5,
-            (Self::Futures, 101..=500) => 10,
-            (Self::Futures, _) => 20,
-        }
-    }
-}
-
 /// Symbols per connection within the venue's streams-per-connection limit, each with
 /// the streams it subscribes to.
 pub fn connections(
-    market: Market,
+    venue: &BinanceVenue,
     config: &ExchangeConfig,
+    trade_stream: TradeStream,
     instruments: &Instruments,
 ) -> Vec<(Instruments, Vec<String>)> {
     let per_symbol = config.channels.len().max(1);
-    let symbols_per_conn = (market.max_streams_per_connection() / per_symbol).max(1);
+    let symbols_per_conn = (venue.max_streams_per_connection / per_symbol).max(1);
     config
         .symbols
         .chunks(symbols_per_conn)
         .map(|chunk| {
             let subset = instruments.select(chunk).expect("chunk of selected symbols");
-            let streams = streams_for(&subset, config);
+            let streams = streams_for(&subset, &config.channels, trade_stream);
             (subset, streams)
         })
         .collect()
 }
 
-fn streams_for(instruments: &Instruments, config: &ExchangeConfig) -> Vec<String> {
+fn streams_for(instruments: &Instruments, channels: &[Channel], trade_stream: TradeStream) -> Vec<String> {
     let mut streams = Vec::new();
     let mut wires: Vec<&str> = instruments.iter().map(|(_, w)| w).collect();
     wires.sort_unstable();
     for wire in wires {
         let lower = wire.to_ascii_lowercase();
-        for channel in &config.channels {
-            streams.push(match (channel, config.trade_stream) {
+        for channel in channels {
+            streams.push(match (channel, trade_stream) {
                 (Channel::Trades, TradeStream::Trade) => format!("{lower}@trade"),
                 (Channel::Trades, TradeStream::AggTrade) => format!("{lower}@aggTrade"),
                 (Channel::L2Book, _) => format!("{lower}@depth@100ms"),
@@ -100,7 +48,7 @@ fn streams_for(instruments: &Instruments, config: &ExchangeConfig) -> Vec<String
 }
 
 /// The SUBSCRIBE messages for `streams`, numbered from 1; the caller paces them at
-/// [`Market::subscribe_messages_per_second`].
+/// [`BinanceVenue::subscribe_messages_per_second`].
 pub fn subscribe_messages(streams: &[String]) -> Vec<String> {
     streams
         .chunks(STREAMS_PER_SUBSCRIBE)
@@ -114,18 +62,21 @@ pub fn subscribe_messages(streams: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venues::binance::parse::{parse_instruments, synthesize_exchange_info};
+    use crate::model::VenueId;
+    use crate::venues::binance::parse::{Market, parse_instruments, synthesize_exchange_info};
+    use crate::venues::binance::venue::{FUTURES, SPOT};
 
     /// `n` listed symbols `S0000-USDT`… (futures `…-PERP`) and a config streaming them all.
-    fn setup(market: Market, n: usize, extra: &str) -> (ExchangeConfig, Instruments) {
+    fn setup(venue: &BinanceVenue, n: usize) -> (ExchangeConfig, Instruments) {
         let wires: Vec<String> = (0..n).map(|i| format!("S{i:04}USDT")).collect();
-        let futures = market == Market::Futures;
-        let instruments =
-            parse_instruments(market, &synthesize_exchange_info(wires.iter(), futures)).unwrap();
+        let futures = venue.market == Market::Futures;
+        let info = synthesize_exchange_info(wires.iter(), futures);
+        let id = VenueId::new("binance").unwrap();
+        let instruments = parse_instruments(id, venue.market, &info).unwrap();
         let suffix = if futures { "-PERP" } else { "" };
         let symbols: Vec<String> = (0..n).map(|i| format!("\"S{i:04}-USDT{suffix}\"")).collect();
         let json = format!(
-            r#"{{"symbols":[{}],"channels":["trades","l2_book"]{extra}}}"#,
+            r#"{{"symbols":[{}],"channels":["trades","l2_book"]}}"#,
             symbols.join(",")
         );
         (serde_json::from_str(&json).unwrap(), instruments)
@@ -135,18 +86,18 @@ mod tests {
     fn streams_split_by_the_venue_limit_per_connection() {
         // (market, symbols, expected symbols per connection): 2 streams per symbol, spot
         // 1024 streams per connection, futures 200.
-        for (market, n, split) in [
-            (Market::Spot, 1100, vec![512, 512, 76]),
-            (Market::Spot, 3, vec![3]),
-            (Market::Futures, 250, vec![100, 100, 50]),
+        for (venue, n, split) in [
+            (&SPOT, 1100, vec![512, 512, 76]),
+            (&SPOT, 3, vec![3]),
+            (&FUTURES, 250, vec![100, 100, 50]),
         ] {
-            let (config, instruments) = setup(market, n, "");
-            let plan = connections(market, &config, &instruments);
+            let (config, instruments) = setup(venue, n);
+            let plan = connections(venue, &config, TradeStream::Trade, &instruments);
             let sizes: Vec<usize> = plan.iter().map(|(i, _)| i.iter().count()).collect();
-            assert_eq!(sizes, split, "{market:?} {n}");
+            assert_eq!(sizes, split, "{:?} {n}", venue.market);
             let mut all = std::collections::HashSet::new();
             for (subset, streams) in &plan {
-                assert!(streams.len() <= market.max_streams_per_connection());
+                assert!(streams.len() <= venue.max_streams_per_connection);
                 assert_eq!(streams.len(), 2 * subset.iter().count());
                 for (_, wire) in subset.iter() {
                     let lower = wire.to_ascii_lowercase();
@@ -161,8 +112,8 @@ mod tests {
 
     #[test]
     fn agg_trades_when_configured() {
-        let (config, instruments) = setup(Market::Spot, 2, r#","trade_stream":"agg_trade""#);
-        let (_, streams) = &connections(Market::Spot, &config, &instruments)[0];
+        let (config, instruments) = setup(&SPOT, 2);
+        let (_, streams) = &connections(&SPOT, &config, TradeStream::AggTrade, &instruments)[0];
         assert_eq!(
             streams,
             &[
@@ -176,8 +127,8 @@ mod tests {
 
     #[test]
     fn subscriptions_carry_at_most_200_streams_numbered_from_1() {
-        let (config, instruments) = setup(Market::Spot, 512, "");
-        let (_, streams) = &connections(Market::Spot, &config, &instruments)[0];
+        let (config, instruments) = setup(&SPOT, 512);
+        let (_, streams) = &connections(&SPOT, &config, TradeStream::Trade, &instruments)[0];
         let messages = subscribe_messages(streams);
         assert_eq!(messages.len(), 6, "1024 streams: 5 × 200 + 24");
         let mut named = Vec::new();

@@ -4,7 +4,7 @@
 
 use super::parse::{self, Frame, Instruments, Market, ParseError};
 use super::sync::{BookSync, SnapshotStep, Step};
-use crate::model::{BookState, BookStatus, Event};
+use crate::model::{BookState, BookStatus, Event, VenueId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,7 +17,6 @@ pub enum Output {
 }
 
 pub struct Session {
-    market: Market,
     instruments: Instruments,
     books: HashMap<Arc<str>, BookSync>,
     last_trade_id: HashMap<Arc<str>, u64>,
@@ -26,12 +25,12 @@ pub struct Session {
 impl Session {
     /// `book_symbols`: the symbols whose L2 books this session keeps.
     pub fn new(market: Market, instruments: Instruments, book_symbols: &[Arc<str>]) -> Self {
+        let exchange = instruments.exchange();
         let books = book_symbols
             .iter()
-            .map(|s| (s.clone(), BookSync::new(market, s.clone())))
+            .map(|s| (s.clone(), BookSync::new(exchange, market, s.clone())))
             .collect();
         Self {
-            market,
             instruments,
             books,
             last_trade_id: HashMap::new(),
@@ -75,7 +74,7 @@ impl Session {
             sync.restart();
             if had_book {
                 out.push(status(
-                    self.market,
+                    self.instruments.exchange(),
                     symbol,
                     BookState::Resyncing,
                     reason,
@@ -92,7 +91,7 @@ impl Session {
         receive_ts_ns: i64,
         out: &mut Vec<Output>,
     ) -> Result<(), ParseError> {
-        match parse::parse_frame(self.market, &self.instruments, text, receive_ts_ns)? {
+        match parse::parse_frame(&self.instruments, text, receive_ts_ns)? {
             Frame::Trade(t) => {
                 let id = t.id.number().unwrap_or(0);
                 let last = self.last_trade_id.entry(t.symbol.clone()).or_insert(0);
@@ -110,9 +109,9 @@ impl Session {
                     Step::Applied(u) => out.push(Output::Event(Event::Book(u))),
                     Step::Gap { expected } => {
                         let reason = format!("sequence gap: expected {expected}");
-                        tracing::warn!(exchange = %self.market.exchange(), %symbol, "{reason}; resyncing this symbol");
+                        tracing::warn!(exchange = %self.instruments.exchange(), %symbol, "{reason}; resyncing this symbol");
                         out.push(status(
-                            self.market,
+                            self.instruments.exchange(),
                             &symbol,
                             BookState::Resyncing,
                             &reason,
@@ -143,7 +142,7 @@ impl Session {
             SnapshotStep::Synced(updates) if updates.is_empty() => {}
             SnapshotStep::Synced(updates) => {
                 out.push(status(
-                    self.market,
+                    self.instruments.exchange(),
                     symbol,
                     BookState::Synced,
                     "snapshot applied",
@@ -152,7 +151,7 @@ impl Session {
                 out.extend(updates.into_iter().map(|u| Output::Event(Event::Book(u))));
             }
             SnapshotStep::TooOld { reason } => {
-                tracing::info!(exchange = %self.market.exchange(), %symbol, "{reason}; fetching another snapshot");
+                tracing::info!(exchange = %self.instruments.exchange(), %symbol, "{reason}; fetching another snapshot");
                 out.push(Output::FetchSnapshot(symbol.clone()));
             }
         }
@@ -160,9 +159,15 @@ impl Session {
     }
 }
 
-fn status(market: Market, symbol: &Arc<str>, state: BookState, reason: &str, receive_ts_ns: i64) -> Output {
+fn status(
+    exchange: VenueId,
+    symbol: &Arc<str>,
+    state: BookState,
+    reason: &str,
+    receive_ts_ns: i64,
+) -> Output {
     Output::Event(Event::BookStatus(BookStatus {
-        exchange: market.exchange(),
+        exchange,
         symbol: symbol.clone(),
         status: state,
         reason: reason.to_owned(),

@@ -6,7 +6,7 @@
 
 use super::parse::{DepthDiff, Market, Snapshot};
 use crate::book::L2Book;
-use crate::config::ExchangeId;
+use crate::model::VenueId;
 use crate::model::{BookUpdate, BookUpdateKind};
 use std::sync::Arc;
 
@@ -49,6 +49,7 @@ pub enum SnapshotStep {
 
 #[derive(Debug, Clone)]
 pub struct BookSync {
+    exchange: VenueId,
     market: Market,
     symbol: Arc<str>,
     state: State,
@@ -56,8 +57,9 @@ pub struct BookSync {
 }
 
 impl BookSync {
-    pub fn new(market: Market, symbol: Arc<str>) -> Self {
+    pub fn new(exchange: VenueId, market: Market, symbol: Arc<str>) -> Self {
         Self {
+            exchange,
             market,
             symbol,
             state: State::Buffering(Vec::new()),
@@ -87,10 +89,6 @@ impl BookSync {
         self.book = L2Book::default();
     }
 
-    fn exchange(&self) -> ExchangeId {
-        self.market.exchange()
-    }
-
     fn straddles(&self, d: &DepthDiff, last: u64) -> bool {
         match self.market {
             Market::Spot => d.first_update_id <= last + 1 && last < d.final_update_id,
@@ -115,7 +113,7 @@ impl BookSync {
             last: d.final_update_id,
         };
         BookUpdate {
-            exchange: self.exchange(),
+            exchange: self.exchange,
             symbol: self.symbol.clone(),
             update: BookUpdateKind::Delta,
             sequence: d.final_update_id,
@@ -192,7 +190,7 @@ impl BookSync {
         self.book.reset(&snap.bids, &snap.asks);
         self.state = State::Straddle { last };
         let mut out = vec![BookUpdate {
-            exchange: self.exchange(),
+            exchange: self.exchange,
             symbol: self.symbol.clone(),
             update: BookUpdateKind::Snapshot,
             sequence: last,

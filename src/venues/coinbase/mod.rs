@@ -5,4 +5,6 @@ pub mod client;
 pub mod jwt;
 pub mod messages;
 pub mod parse;
+pub mod replay;
 pub mod session;
+pub mod settings;

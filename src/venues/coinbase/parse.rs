@@ -2,7 +2,7 @@
 //! the products list. No I/O; tested against the recorded session.
 
 use super::messages::{Header, L2Event, Message, ProductsMsg, TradesEvent};
-use crate::config::ExchangeId;
+use crate::model::VenueId;
 use crate::model::{BookUpdate, BookUpdateKind, Level, Side, Trade, TradeId};
 use crate::venues::timestamp::rfc3339_ns;
 use rustc_hash::FxHashMap;
@@ -32,12 +32,18 @@ fn ts(text: &str) -> Result<i64, ParseError> {
 }
 
 /// Product ids (`BTC-USD`) the venue lists, interned.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Products {
+    exchange: VenueId,
     ids: FxHashMap<Box<str>, Arc<str>>,
 }
 
 impl Products {
+    /// The venue listing these products.
+    pub fn exchange(&self) -> VenueId {
+        self.exchange
+    }
+
     pub fn get(&self, id: &str) -> Option<&Arc<str>> {
         self.ids.get(id)
     }
@@ -53,6 +59,7 @@ impl Products {
             return Err(unknown);
         }
         Ok(Self {
+            exchange: self.exchange,
             ids: symbols
                 .iter()
                 .map(|s| (s.as_str().into(), self.ids[s.as_str()].clone()))
@@ -65,8 +72,9 @@ impl Products {
     }
 }
 
-/// Products from a `market/products` body; products the venue marks disabled are left out.
-pub fn parse_products(body: &str) -> Result<Products, ParseError> {
+/// `exchange`'s products from its `market/products` body; products the venue marks
+/// disabled are left out.
+pub fn parse_products(exchange: VenueId, body: &str) -> Result<Products, ParseError> {
     let msg: ProductsMsg = json("products", body)?;
     let ids = msg
         .products
@@ -74,7 +82,7 @@ pub fn parse_products(body: &str) -> Result<Products, ParseError> {
         .filter(|p| p.status.is_none_or(|s| s == "online"))
         .map(|p| (p.product_id.as_ref().into(), Arc::from(p.product_id.as_ref())))
         .collect();
-    Ok(Products { ids })
+    Ok(Products { exchange, ids })
 }
 
 /// What one WebSocket message carried.
@@ -145,7 +153,7 @@ pub fn parse_frame(products: &Products, text: &str, receive_ts_ns: i64) -> Resul
                     }
                 }
                 books.push(BookUpdate {
-                    exchange: ExchangeId::Coinbase,
+                    exchange: products.exchange,
                     symbol: lookup(&ev.product_id)?,
                     update,
                     sequence: msg.sequence_num,
@@ -174,7 +182,7 @@ pub fn parse_frame(products: &Products, text: &str, receive_ts_ns: i64) -> Resul
                         }
                     };
                     trades.push(Trade {
-                        exchange: ExchangeId::Coinbase,
+                        exchange: products.exchange,
                         symbol: lookup(&t.product_id)?,
                         id: TradeId::parse(&t.trade_id),
                         side,

@@ -4,7 +4,7 @@
 
 use super::parse::{self, ParseError, Parsed, Products, trade_order};
 use crate::book::L2Book;
-use crate::config::ExchangeId;
+use crate::model::VenueId;
 use crate::model::{BookState, BookStatus, BookUpdateKind, Event};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -67,7 +67,13 @@ impl Session {
         for (product, b) in &mut self.books {
             if b.synced {
                 b.synced = false;
-                out.push(status(product, BookState::Resyncing, reason, receive_ts_ns));
+                out.push(status(
+                    self.products.exchange(),
+                    product,
+                    BookState::Resyncing,
+                    reason,
+                    receive_ts_ns,
+                ));
             }
             products.push(product.clone());
         }
@@ -89,7 +95,7 @@ impl Session {
                     prev + 1,
                     frame.sequence_num
                 );
-                tracing::warn!(exchange = "coinbase", "{reason}; resubscribing level2");
+                tracing::warn!(exchange = %self.products.exchange(), "{reason}; resubscribing level2");
                 let products = self.unsync_all(&reason, receive_ts_ns, out);
                 if !products.is_empty() {
                     out.push(Output::Resubscribe(products));
@@ -108,6 +114,7 @@ impl Session {
                             b.book.reset(&u.bids, &u.asks);
                             b.synced = true;
                             out.push(status(
+                                self.products.exchange(),
                                 &u.symbol,
                                 BookState::Synced,
                                 "snapshot applied",
@@ -136,9 +143,15 @@ impl Session {
     }
 }
 
-fn status(product: &Arc<str>, state: BookState, reason: &str, receive_ts_ns: i64) -> Output {
+fn status(
+    exchange: VenueId,
+    product: &Arc<str>,
+    state: BookState,
+    reason: &str,
+    receive_ts_ns: i64,
+) -> Output {
     Output::Event(Event::BookStatus(BookStatus {
-        exchange: ExchangeId::Coinbase,
+        exchange,
         symbol: product.clone(),
         status: state,
         reason: reason.to_owned(),

@@ -2,10 +2,13 @@
 //! snapshots and deltas, and book status changes. Prices and sizes are exact decimals
 //! serialized as strings with the venue's own digits; timestamps are integer nanoseconds.
 
-use crate::config::ExchangeId;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::sync::Arc;
+
+mod venue_id;
+
+pub use venue_id::{InvalidVenueId, VenueId};
 
 /// Version of the event schema below; sinks may publish it alongside events.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -65,7 +68,7 @@ impl Serialize for TradeId {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trade {
-    pub exchange: ExchangeId,
+    pub exchange: VenueId,
     /// Normalized symbol: `BTC-USDT`, futures `BTC-USDT-PERP`.
     pub symbol: Arc<str>,
     pub id: TradeId,
@@ -86,7 +89,7 @@ pub enum BookUpdateKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BookUpdate {
-    pub exchange: ExchangeId,
+    pub exchange: VenueId,
     pub symbol: Arc<str>,
     pub update: BookUpdateKind,
     /// The venue's sequence after this update (Binance: last update id).
@@ -108,7 +111,7 @@ pub enum BookState {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BookStatus {
-    pub exchange: ExchangeId,
+    pub exchange: VenueId,
     pub symbol: Arc<str>,
     pub status: BookState,
     pub reason: String,
