@@ -56,6 +56,8 @@ enum Command {
         /// (point `tls.ca_file` at its ca.pem). Plain ws/http when absent.
         #[arg(long)]
         tls_dir: Option<PathBuf>,
+        #[command(flatten)]
+        faults: feedhandler::sim::faults::Faults,
     },
     /// Validate the configuration and print the resolved plan (exchanges, channels,
     /// symbols, and the proxy or `direct` route of each connection kind).
@@ -90,7 +92,8 @@ fn main() -> ExitCode {
             recording,
             listen,
             tls_dir,
-        } => exit(runtime().and_then(|rt| rt.block_on(simulate(recording, listen, tls_dir)))),
+            faults,
+        } => exit(runtime().and_then(|rt| rt.block_on(simulate(recording, listen, tls_dir, faults)))),
         Command::Run { config, record } => {
             let cfg = match load(&config) {
                 Ok(cfg) => cfg,
@@ -122,7 +125,7 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -138,6 +141,8 @@ async fn replay(file: PathBuf, sink: feedhandler::config::SinkConfig) -> anyhow:
         frames = stats.frames,
         events = stats.events,
         snapshot_requests = stats.snapshot_requests,
+        rejected = ?stats.rejected,
+        skipped_lines = rec.skipped_lines,
         "replay finished"
     );
     Ok(())
@@ -147,6 +152,7 @@ async fn simulate(
     recording: PathBuf,
     listen: std::net::SocketAddr,
     tls_dir: Option<PathBuf>,
+    faults: feedhandler::sim::faults::Faults,
 ) -> anyhow::Result<()> {
     use feedhandler::sim;
     let rec = feedhandler::record::reader::read(&recording)?;
@@ -164,7 +170,7 @@ async fn simulate(
     } else {
         ("ws", "http")
     };
-    let venue = feedhandler::venues::registry::simulator(&rec)?;
+    let venue = feedhandler::venues::registry::simulator(&rec, &faults)?;
     let (addr, server) = sim::server::spawn(listen, tls, venue).await?;
     println!(
         "serving {} ({} frames) — ws_url: {ws}://{addr}  rest_url: {http}://{addr}",

@@ -27,10 +27,23 @@ pub struct ReplayStats {
     /// Snapshots the live client would have requested (fetched or resubscribed): one
     /// per gap and per book after a reconnect. Zero for a gap-free single connection.
     pub snapshot_requests: u64,
-    pub skipped_frames: u64,
+    /// Frames rejected (not applied), by reason.
+    pub rejected: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl ReplayStats {
+    /// A frame was rejected for `reason`: counted, and logged the first time per reason.
+    pub fn reject(&mut self, reason: &'static str, detail: &dyn std::fmt::Display) {
+        let count = self.rejected.entry(reason).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            tracing::warn!(
+                reason,
+                "frame rejected: {detail} (further ones of this reason are counted)"
+            );
+        }
+    }
+
     /// Sends the events among a session's outputs and counts its snapshot requests
     /// (`split` gives an event, or how many snapshots were asked for). False when the
     /// sink has gone away.

@@ -270,8 +270,21 @@ fn sequence_rules_on_recorded_diffs_spot_and_futures() {
         .position(|d| d.final_update_id > snap.last_update_id)
         .unwrap()
         + 5;
+    // The book as the venue held it at that boundary: the recorded snapshot and every
+    // diff after it up to `diffs[k]`.
+    let mut book = feedhandler::book::L2Book::default();
+    book.reset(&snap.bids, &snap.asks);
+    let first = diffs
+        .iter()
+        .position(|d| d.final_update_id > snap.last_update_id)
+        .unwrap();
+    for d in &diffs[first..=k] {
+        book.apply(&d.bids, &d.asks);
+    }
     let at_boundary = parse::Snapshot {
         last_update_id: diffs[k].final_update_id,
+        bids: book.bids().collect(),
+        asks: book.asks().collect(),
         ..snap
     };
     assert_eq!(diffs[k + 1].prev_final_update_id, Some(diffs[k].final_update_id));

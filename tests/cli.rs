@@ -207,8 +207,10 @@ async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credential
     assert_eq!(code, 0, "{stderr}");
     let expected = "sink: stdout (JSON lines)\n\
         exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n\
+        \x20 snapshots: 1000 levels, weight 50 each, 100 for 2 books; budget 3000 weight/min (50% of 6000) -> first sync at once\n\
         \x20 http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: socks5h://proxy:1081 (timeout 30 s)\n\
         exchange binance_futures\n  channels:  l2_book\n  symbols:   BTC-USDT-PERP\n\
+        \x20 snapshots: 1000 levels, weight 20 each, 20 for 1 books; budget 1200 weight/min (50% of 2400) -> first sync at once\n\
         \x20 http:      socks5h://***:***@proxy:1080 (timeout 15 s)\n  websocket: http://***:***@ws-proxy:3128 (timeout 30 s)\n";
     assert!(stdout.ends_with(expected), "plan:\n{stdout}");
     assert!(!stdout.contains("hunter2") && !stdout.contains("env-secret") && !stdout.contains("admin"));
@@ -221,7 +223,7 @@ async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credential
     assert_eq!(check(yaml, &cli_env).await.0, 0);
     let direct = [("FEEDHANDLER_PROXY__EXCHANGES__BINANCE__WEBSOCKET", "direct")];
     let (_, stdout, _) = check(yaml, &direct).await;
-    assert!(stdout.contains("exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n  http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: direct\n"), "{stdout}");
+    assert!(stdout.contains("exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n  snapshots: 1000 levels, weight 50 each, 100 for 2 books; budget 3000 weight/min (50% of 6000) -> first sync at once\n  http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: direct\n"), "{stdout}");
 
     let (code, stdout, _) = check(yaml, &[("FEEDHANDLER_PROXY__ENABLED", "false")]).await;
     assert_eq!(code, 0);

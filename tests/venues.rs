@@ -71,7 +71,7 @@ async fn each_venue_validates_its_own_keys() {
         ),
         (
             "binance_us: { symbols: [A-B], channels: [trades], depth: 100 }",
-            "exchanges.binance_us.depth (file FILE): unknown key `depth`; expected one of: symbols, channels, ws_url, rest_url, idle_timeout_ms, trade_stream, depth_limit, max_connection_age_s",
+            "exchanges.binance_us.depth (file FILE): unknown key `depth`; expected one of: symbols, channels, ws_url, rest_url, idle_timeout_ms, reconnect_max_delay_ms, trade_stream, depth_limit, max_connection_age_s, snapshot_weight_share_percent",
         ),
     ] {
         let (code, _, stderr) = check(dir.path(), &format!("exchanges:\n  {section}\n")).await;
@@ -82,7 +82,7 @@ async fn each_venue_validates_its_own_keys() {
     let (code, stdout, stderr) = check(dir.path(), yaml).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.ends_with("exchange binance_us\n  channels:  trades, l2_book\n  symbols:   BTC-USD, ETH-USDT\n  http:      direct\n  websocket: direct\n"),
+        stdout.ends_with("exchange binance_us\n  channels:  trades, l2_book\n  symbols:   BTC-USD, ETH-USDT\n  snapshots: 5000 levels, weight 50 each, 100 for 2 books; budget 600 weight/min (50% of 1200) -> first sync at once\n  http:      direct\n  websocket: direct\n"),
         "{stdout}"
     );
 }

@@ -22,6 +22,8 @@ const MAX_QUEUE_CAPACITY: usize = 10_000_000;
 /// unnoticed.
 const MIN_IDLE_TIMEOUT_MS: u64 = 2_000;
 const MAX_IDLE_TIMEOUT_MS: u64 = 3_600_000;
+/// Reconnect delays: at least the backoff's first step, at most five minutes.
+const RECONNECT_MAX_DELAY_MS: std::ops::RangeInclusive<u64> = 500..=300_000;
 /// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
 const CLI_ENV_KEYS: [&str; 2] = ["config", "log"];
 
@@ -77,10 +79,22 @@ struct Document {
 
 /// Reads, merges and validates the configuration. Nothing connects before this passes.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    std::fs::metadata(path).map_err(|source| ConfigError::Unreadable {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
         path: path.into(),
         source,
     })?;
+    let file_origin = format!("file {}", path.display());
+    let mut early: Vec<Problem> = (super::duplicates::duplicate_keys(&text).into_iter())
+        .map(|key| Problem {
+            key,
+            origin: file_origin.clone(),
+            reason: "this key is given twice; the last would silently win".into(),
+        })
+        .collect();
+    early.extend(env_problems(std::env::vars()));
+    if !early.is_empty() {
+        return Err(ConfigError::Invalid(early));
+    }
     let figment = Figment::new()
         .merge(Yaml::file_exact(path))
         .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&CLI_ENV_KEYS));
@@ -130,6 +144,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     } else {
         Err(ConfigError::Invalid(problems))
     }
+}
+
+/// `FEEDHANDLER_…` variables that name no key (`FEEDHANDLER_PROXY__=x`): figment would
+/// ignore them, and with them what the operator meant to set.
+fn env_problems(vars: impl Iterator<Item = (String, String)>) -> Vec<Problem> {
+    vars.filter_map(|(name, _)| {
+        let key = name.strip_prefix(ENV_PREFIX)?;
+        let empty = key.is_empty() || key.split("__").any(str::is_empty);
+        empty.then(|| Problem {
+            key: key.to_ascii_lowercase().replace("__", "."),
+            origin: format!("env {name}"),
+            reason: "an empty key segment (`__` at the start or end, or `____`) names no key".into(),
+        })
+    })
+    .collect()
 }
 
 fn unknown_venue(figment: &Figment, key: String, id: VenueId) -> Problem {
@@ -228,7 +257,14 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &ex.symbols {
-            if !seen.insert(s) {
+            if !valid_symbol(s) {
+                problem(
+                    at("symbols"),
+                    format!(
+                        "symbol {s:?} is not a symbol: 1-64 letters, digits and - _ . / : without spaces"
+                    ),
+                );
+            } else if !seen.insert(s) {
                 problem(at("symbols"), format!("symbol {s} is listed twice"));
             }
         }
@@ -259,8 +295,19 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
                 format!("must be {MIN_IDLE_TIMEOUT_MS}-{MAX_IDLE_TIMEOUT_MS}"),
             );
         }
+        if !RECONNECT_MAX_DELAY_MS.contains(&ex.reconnect_max_delay_ms) {
+            let (lo, hi) = (RECONNECT_MAX_DELAY_MS.start(), RECONNECT_MAX_DELAY_MS.end());
+            problem(at("reconnect_max_delay_ms"), format!("must be {lo}-{hi}"));
+        }
     }
     problems
+}
+
+/// A symbol as venues and normalized names write them (`BTC-USDT`, `XBT/USD`, `tBTCUST`).
+fn valid_symbol(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':'))
 }
 
 fn validate_kafka(k: &KafkaConfig, problem: &mut impl FnMut(String, String)) {

@@ -2,6 +2,7 @@
 //! typed, validated values. Field-level rules live in the types' deserializers so that
 //! figment reports them with the key path and the value's source; see `load`.
 
+mod duplicates;
 mod load;
 mod proxy_url;
 mod section;
@@ -182,6 +183,17 @@ pub struct ExchangeConfig {
     /// No data frame for this long: the connection is presumed dead and replaced.
     #[serde(default)]
     pub idle_timeout_ms: Option<u64>,
+    /// Longest wait between reconnect attempts (backoff from 0.5 s doubles up to it).
+    #[serde(default = "default_reconnect_max_delay_ms")]
+    pub reconnect_max_delay_ms: u64,
+}
+
+/// A feed is back within seconds of its proxy or venue; Binance allows 300 connection
+/// attempts per 5 minutes per IP, far above one per 5 s per connection.
+pub const DEFAULT_RECONNECT_MAX_DELAY_MS: u64 = 5_000;
+
+fn default_reconnect_max_delay_ms() -> u64 {
+    DEFAULT_RECONNECT_MAX_DELAY_MS
 }
 
 /// `sink:` — where normalized events go.
@@ -226,8 +238,9 @@ pub struct KafkaConfig {
     #[serde(default = "default_topic")]
     pub topic: String,
     /// librdkafka properties passed through (security, SASL, SSL, tuning). Values are
-    /// never printed: they may be secrets.
-    #[serde(default)]
+    /// never printed: they may be secrets. Dotted names may also be nested maps (the
+    /// environment's `…__PROPERTIES__SASL.PASSWORD` arrives nested).
+    #[serde(default, deserialize_with = "flat_properties")]
     pub properties: BTreeMap<String, String>,
     /// Events held in memory while the broker is slow or away.
     #[serde(default = "default_queue_capacity")]
@@ -237,6 +250,47 @@ pub struct KafkaConfig {
     /// At shutdown, how long in-flight messages may take to be delivered.
     #[serde(default = "default_flush_timeout_ms")]
     pub flush_timeout_ms: u64,
+}
+
+/// A property value as YAML or the environment gives it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PropertyValue {
+    Text(String),
+    Whole(i64),
+    Number(f64),
+    Flag(bool),
+    Nested(BTreeMap<String, PropertyValue>),
+}
+
+/// Properties with nested maps joined back into dotted names (`sasl: {password: …}` is
+/// `sasl.password`); numbers and booleans as librdkafka reads them, in text.
+fn flat_properties<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    fn flatten(prefix: &str, map: BTreeMap<String, PropertyValue>, out: &mut BTreeMap<String, String>) {
+        for (key, value) in map {
+            let name = if prefix.is_empty() {
+                key
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let text = match value {
+                PropertyValue::Nested(inner) => {
+                    flatten(&name, inner, out);
+                    continue;
+                }
+                PropertyValue::Text(t) => t,
+                PropertyValue::Whole(n) => n.to_string(),
+                PropertyValue::Number(n) => n.to_string(),
+                PropertyValue::Flag(b) => b.to_string(),
+            };
+            out.insert(name, text);
+        }
+    }
+    let nested = BTreeMap::<String, PropertyValue>::deserialize(d)
+        .map_err(|_| serde::de::Error::custom("expected librdkafka properties: names with text values"))?;
+    let mut out = BTreeMap::new();
+    flatten("", nested, &mut out);
+    Ok(out)
 }
 
 fn default_topic() -> String {

@@ -176,6 +176,11 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// DNS limits on a host name and on each of its labels (RFC 1035); SOCKS5 carries at
+/// most 255 bytes of name.
+const MAX_HOST_NAME_LEN: usize = 253;
+const MAX_HOST_LABEL_LEN: usize = 63;
+
 impl TryFrom<String> for ProxyUrl {
     type Error = String;
 
@@ -188,6 +193,16 @@ impl TryFrom<String> for ProxyUrl {
             .ok_or_else(|| format!("unsupported proxy scheme; expected one of {}", ProxyScheme::NAMES))?;
         let url = url::Url::parse(&raw).map_err(|e| format!("invalid proxy URL: {e}"))?;
         let host = match url.host() {
+            Some(url::Host::Domain(d)) if d.len() > MAX_HOST_NAME_LEN => {
+                return Err(format!(
+                    "the proxy host name is longer than {MAX_HOST_NAME_LEN} characters"
+                ));
+            }
+            Some(url::Host::Domain(d)) if d.split('.').any(|l| l.len() > MAX_HOST_LABEL_LEN) => {
+                return Err(format!(
+                    "a label of the proxy host name is longer than {MAX_HOST_LABEL_LEN} characters"
+                ));
+            }
             Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
@@ -223,6 +238,17 @@ mod tests {
 
     fn parse(s: &str) -> Result<ProxyUrl, String> {
         ProxyUrl::try_from(s.to_owned())
+    }
+
+    #[test]
+    fn host_names_within_dns_limits() {
+        let label = "a".repeat(63);
+        let long = [label.as_str(); 5].join(".");
+        assert!(parse(&format!("socks5h://{}:1080", &long[..253])).is_ok());
+        let too_long = parse(&format!("socks5h://{long}:1080")).unwrap_err();
+        assert!(too_long.contains("longer than 253"), "{too_long}");
+        let label_err = parse(&format!("http://{}a.example:8080", label)).unwrap_err();
+        assert!(label_err.contains("label"), "{label_err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::error::{Cause, ConnectError, chain};
 use super::resolver::{ConnKind, Outcome, Route};
 use super::tls::TlsConfigs;
 use super::{ConnectionFactory, target_of};
-use crate::config::ProxyScheme;
+use crate::config::{ProxyEndpoint, ProxyScheme};
 use crate::model::VenueId;
 use std::sync::Arc;
 use std::time::Instant;
@@ -82,7 +82,42 @@ impl HttpClient {
         })
     }
 
+    /// One GET; when an HTTP proxy refused the tunnel or a 401/407 came back through it
+    /// (reqwest says only "unsuccessful tunnel", and some proxies answer wrong
+    /// credentials with 401), the proxy is asked once more with our own CONNECT, so the
+    /// cause says whether it rejected the credentials.
     async fn fetch(&self, url: &Url, route: &Route) -> Result<String, Cause> {
+        let result = self.fetch_once(url, route).await;
+        match (&result, route) {
+            (
+                Err(
+                    Cause::ProxyRefused(_)
+                    | Cause::Status {
+                        status: 401 | 407, ..
+                    },
+                ),
+                Route::Proxy(p),
+            ) if matches!(p.url.scheme, ProxyScheme::Http | ProxyScheme::Https) => {
+                self.probe(url, p).await.map_or(result, Err)
+            }
+            _ => result,
+        }
+    }
+
+    /// The proxy's own answer to `CONNECT` for `url`'s host, when it refuses.
+    async fn probe(&self, url: &Url, proxy: &ProxyEndpoint) -> Option<Cause> {
+        let (host, port) = (url.host_str()?, url.port_or_known_default()?);
+        let f = &self.factory;
+        let connector = tokio_rustls::TlsConnector::from(f.tls.stream.clone());
+        let tunnel = super::tunnel::via_proxy(&proxy.url, host, port, &connector, &f.redactor);
+        let timeout = std::time::Duration::from_secs(u64::from(proxy.timeout_seconds));
+        match tokio::time::timeout(timeout, tunnel).await {
+            Ok(Err(cause @ (Cause::ProxyAuth(_) | Cause::ProxyRefused(_)))) => Some(cause),
+            _ => None,
+        }
+    }
+
+    async fn fetch_once(&self, url: &Url, route: &Route) -> Result<String, Cause> {
         let f = &self.factory;
         let client = f.http_client(route)?;
         let proxied = matches!(route, Route::Proxy(_));
@@ -116,11 +151,29 @@ impl HttpClient {
         }
         let body = response.text().await.map_err(classify)?;
         if !(200..300).contains(&status) {
-            let body: String = body.chars().take(200).collect();
-            return Err(Cause::Status { status, body });
+            return Err(Cause::Status {
+                status,
+                body: summary(&body),
+            });
         }
         Ok(body)
     }
+}
+
+/// An error body as shown in an error: at most 200 characters, and an HTML page by its
+/// title only.
+fn summary(body: &str) -> String {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('<') {
+        let title = (trimmed.split_once("<title>"))
+            .and_then(|(_, rest)| rest.split_once("</title>"))
+            .map(|(t, _)| t.trim());
+        return match title {
+            Some(t) => format!("an HTML page: {}", t.chars().take(100).collect::<String>()),
+            None => "an HTML page".to_owned(),
+        };
+    }
+    trimmed.chars().take(200).collect()
 }
 
 /// Through a proxy, a TCP connection that could not be made is one to the proxy.

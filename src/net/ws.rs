@@ -172,4 +172,15 @@ impl WsConn {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+
+    /// The connection is given up as lost (`reason`): a recording notes when, and that
+    /// time is returned so the books announced `resyncing` carry it too.
+    pub async fn lost(self, reason: &str) -> i64 {
+        let ts_ns = now_ns();
+        if let Some((r, conn)) = &self.tap {
+            r.disconnect(conn, reason, ts_ns).await;
+        }
+        self.close().await;
+        ts_ns
+    }
 }

@@ -33,6 +33,24 @@ pub enum Recorded {
         data: String,
         ts_ns: i64,
     },
+    /// The connection was lost at `ts_ns` (our recordings only).
+    Disconnect {
+        conn: String,
+        ts_ns: i64,
+    },
+}
+
+impl Recorded {
+    /// When it happened.
+    pub fn ts_ns(&self) -> i64 {
+        match self {
+            Self::Http { ts_ns, .. }
+            | Self::Connect { ts_ns, .. }
+            | Self::Send { ts_ns, .. }
+            | Self::Recv { ts_ns, .. }
+            | Self::Disconnect { ts_ns, .. } => *ts_ns,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -40,6 +58,8 @@ pub struct Recording {
     /// Venue as the recording names it: `BINANCE`, `BINANCE_US`, `COINBASE`, ….
     pub exchange: String,
     pub events: Vec<Recorded>,
+    /// Lines left out because their time was out of range (each logged).
+    pub skipped_lines: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,17 +110,33 @@ enum Line {
         ts: f64,
         ts_ns: Option<i64>,
     },
+    Disconnect {
+        conn: String,
+        ts: f64,
+        ts_ns: Option<i64>,
+    },
 }
 
-/// The exact time when the line has it (our recordings), else the float seconds.
-fn time(ts: f64, ts_ns: Option<i64>) -> i64 {
-    ts_ns.unwrap_or_else(|| seconds_to_ns(ts))
+/// The exact time when the line has it (our recordings), else the float seconds; a time
+/// before 1970 or past what i64 nanoseconds hold is an error, never a wrapped value.
+fn time(ts: f64, ts_ns: Option<i64>) -> Result<i64, String> {
+    match ts_ns {
+        Some(ns) if ns >= 0 => Ok(ns),
+        Some(ns) => Err(format!("ts_ns {ns} is out of range")),
+        None => seconds_to_ns(ts).ok_or_else(|| format!("ts {ts} is out of range")),
+    }
 }
+
+/// Latest time i64 nanoseconds hold, in whole seconds (2262-04-11).
+const MAX_SECONDS: f64 = 9_223_372_036.0;
 
 /// Seconds (as recorded, a float) to integer nanoseconds, rounded to the microsecond the
-/// recorder actually had.
-pub fn seconds_to_ns(ts: f64) -> i64 {
-    ((ts * 1e6).round() as i64) * 1000
+/// recorder actually had; `None` out of range (negative, NaN, past 2262).
+pub fn seconds_to_ns(ts: f64) -> Option<i64> {
+    if !(0.0..MAX_SECONDS).contains(&ts) {
+        return None;
+    }
+    ((ts * 1e6).round() as i64).checked_mul(1000)
 }
 
 pub fn read(path: &Path) -> Result<Recording, ReadError> {
@@ -132,45 +168,14 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
             continue;
         }
         if first_is_cryptofeed {
-            match serde_json::from_str::<Line>(&line).map_err(|e| fmt(e.to_string()))? {
-                Line::Header { exchange } => rec.exchange = exchange,
-                Line::Http { url, data, ts, ts_ns } => rec.events.push(Recorded::Http {
-                    url,
-                    body: data,
-                    ts_ns: time(ts, ts_ns),
-                }),
-                Line::Connect {
-                    conn,
-                    url,
-                    ts,
-                    ts_ns,
-                    replaces,
-                } => rec.events.push(Recorded::Connect {
-                    conn,
-                    url,
-                    ts_ns: time(ts, ts_ns),
-                    replaces,
-                }),
-                Line::Send {
-                    conn,
-                    data,
-                    ts,
-                    ts_ns,
-                } => rec.events.push(Recorded::Send {
-                    conn,
-                    data,
-                    ts_ns: time(ts, ts_ns),
-                }),
-                Line::Recv {
-                    conn,
-                    data,
-                    ts,
-                    ts_ns,
-                } => rec.events.push(Recorded::Recv {
-                    conn,
-                    data,
-                    ts_ns: time(ts, ts_ns),
-                }),
+            let parsed = serde_json::from_str::<Line>(&line).map_err(|e| fmt(e.to_string()))?;
+            match event(parsed) {
+                Ok(e) => rec.events.push(e),
+                Err(Header(exchange)) => rec.exchange = exchange,
+                Err(OutOfRange(reason)) => {
+                    tracing::warn!(line = i + 1, "recording line skipped: {reason}");
+                    rec.skipped_lines += 1;
+                }
             }
         } else {
             hft.line(&line, &mut rec.events).map_err(fmt)?;
@@ -180,6 +185,61 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
         hft.finish(&mut rec);
     }
     Ok(rec)
+}
+
+/// What a cryptofeed line is besides an event.
+enum NotEvent {
+    Header(String),
+    OutOfRange(String),
+}
+use NotEvent::{Header, OutOfRange};
+
+fn event(line: Line) -> Result<Recorded, NotEvent> {
+    let at = |ts, ts_ns| time(ts, ts_ns).map_err(OutOfRange);
+    Ok(match line {
+        Line::Header { exchange } => return Err(Header(exchange)),
+        Line::Http { url, data, ts, ts_ns } => Recorded::Http {
+            url,
+            body: data,
+            ts_ns: at(ts, ts_ns)?,
+        },
+        Line::Connect {
+            conn,
+            url,
+            ts,
+            ts_ns,
+            replaces,
+        } => Recorded::Connect {
+            conn,
+            url,
+            ts_ns: at(ts, ts_ns)?,
+            replaces,
+        },
+        Line::Send {
+            conn,
+            data,
+            ts,
+            ts_ns,
+        } => Recorded::Send {
+            conn,
+            data,
+            ts_ns: at(ts, ts_ns)?,
+        },
+        Line::Recv {
+            conn,
+            data,
+            ts,
+            ts_ns,
+        } => Recorded::Recv {
+            conn,
+            data,
+            ts_ns: at(ts, ts_ns)?,
+        },
+        Line::Disconnect { conn, ts, ts_ns } => Recorded::Disconnect {
+            conn,
+            ts_ns: at(ts, ts_ns)?,
+        },
+    })
 }
 
 /// hftbacktest captures name neither venue nor symbol for the snapshot: both are taken

@@ -1,6 +1,6 @@
 //! Writes recordings of raw traffic (`run --record`) in cryptofeed's JSON-lines session
 //! format — header, then http/connect/send/recv lines — plus an exact integer `ts_ns`
-//! beside the float `ts`. Lines go through a bounded queue to a writer task.
+//! beside the float `ts`, and `disconnect` lines when a connection is lost. Lines go through a bounded queue to a writer task.
 
 use crate::model::VenueId;
 use serde::Serialize;
@@ -46,6 +46,14 @@ enum Line<'a> {
         ts: f64,
         ts_ns: i64,
         data: &'a str,
+    },
+    /// The connection was lost (closed by the venue, failed, or idle): its books were
+    /// announced `resyncing` at `ts_ns` (our extension).
+    Disconnect {
+        conn: &'a str,
+        ts: f64,
+        ts_ns: i64,
+        reason: &'a str,
     },
 }
 
@@ -148,6 +156,16 @@ impl Recorder {
             ts: seconds(ts_ns),
             ts_ns,
             data,
+        })
+        .await;
+    }
+
+    pub async fn disconnect(&self, conn: &str, reason: &str, ts_ns: i64) {
+        self.push(&Line::Disconnect {
+            conn,
+            ts: seconds(ts_ns),
+            ts_ns,
+            reason,
         })
         .await;
     }

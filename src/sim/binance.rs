@@ -34,11 +34,17 @@ pub struct Switches {
     pub rate_limit_snapshots: u64,
     /// Answer the first n REST requests of any kind with 503 (venue unavailable).
     pub unavailable_requests: u64,
+    /// Snapshots are of the venue's current book (never the recorded ones) and frames
+    /// never wait for them: a venue with many symbols, as in the scale bench.
+    pub live_book: bool,
+    /// Frames go out at the pace of their recorded receive times.
+    pub realtime: bool,
 }
 
 struct Frame {
     stream: String,
     text: String,
+    ts_ns: i64,
     /// Snapshots (wire symbol) the recording took before this frame.
     after_snapshots: Vec<String>,
 }
@@ -48,6 +54,8 @@ enum Next {
     Skip,
     /// A recorded snapshot must be requested before playback goes on.
     Wait,
+    /// In real time, the frame is due then.
+    Until(tokio::time::Instant),
     /// The recording is exhausted.
     Idle,
 }
@@ -70,6 +78,8 @@ struct State {
     served: HashSet<String>,
     books: HashMap<String, Truth>,
     depth_seen: HashMap<String, usize>,
+    /// Real-time playback: when the first frame went out, and its recorded time.
+    clock: Option<(tokio::time::Instant, i64)>,
 }
 
 pub struct BinanceSim {
@@ -118,7 +128,7 @@ impl BinanceSim {
                         pending_snapshots.push(sym);
                     }
                 }
-                Recorded::Recv { data, .. } => {
+                Recorded::Recv { data, ts_ns, .. } => {
                     let stream = data
                         .split("\"stream\":\"")
                         .nth(1)
@@ -127,6 +137,7 @@ impl BinanceSim {
                     frames.push(Frame {
                         stream: stream.to_owned(),
                         text: data.clone(),
+                        ts_ns: *ts_ns,
                         after_snapshots: std::mem::take(&mut pending_snapshots),
                     });
                 }
@@ -201,7 +212,7 @@ impl BinanceSim {
                 body: r#"{"code":-1121,"msg":"Invalid symbol."}"#.into(),
             };
         };
-        if first_request || !t.advanced {
+        if !self.switches.live_book && (first_request || !t.advanced) {
             return HttpReply::ok(t.recorded.clone());
         }
         let side = |levels: Vec<crate::model::Level>| {
@@ -296,12 +307,20 @@ impl BinanceSim {
                 match self.frames.get(*cursor) {
                     None => Next::Idle,
                     Some(frame) => {
-                        let waiting = frame.after_snapshots.iter().any(|s| {
-                            !st.served.contains(s)
-                                && subscribed.contains(&format!("{}@depth@100ms", s.to_ascii_lowercase()))
+                        let due = self.switches.realtime.then(|| {
+                            let now = tokio::time::Instant::now();
+                            let (t0, ts0) = *st.clock.get_or_insert((now, frame.ts_ns));
+                            t0 + Duration::from_nanos(u64::try_from(frame.ts_ns - ts0).unwrap_or(0))
                         });
+                        let waiting = !self.switches.live_book
+                            && frame.after_snapshots.iter().any(|s| {
+                                !st.served.contains(s)
+                                    && subscribed.contains(&format!("{}@depth@100ms", s.to_ascii_lowercase()))
+                            });
                         if waiting {
                             Next::Wait
+                        } else if let Some(due) = due.filter(|d| *d > tokio::time::Instant::now()) {
+                            Next::Until(due)
                         } else {
                             *cursor += 1;
                             let cursor = *cursor;
@@ -353,6 +372,7 @@ impl BinanceSim {
                 }
                 Next::Skip => {}
                 Next::Wait => tokio::time::sleep(Duration::from_millis(5)).await,
+                Next::Until(due) => tokio::time::sleep_until(due).await,
                 Next::Idle => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }

@@ -25,8 +25,12 @@ pub struct Switches {
     pub drop_after_frames: Option<u64>,
     /// Skip one `sequence_num` after the n-th (0-based) message of the first connection.
     pub skip_sequence_after: Option<u64>,
+    /// Answer the first n `level2` subscriptions (per product) without a snapshot.
+    pub withhold_level2_snapshots: u64,
 }
 
+/// Heartbeats once the recording has been played (Coinbase sends one per second).
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Trades kept for the `market_trades` snapshot a subscription gets.
 const SNAPSHOT_TRADES: usize = 50;
 /// Subscriptions arriving within this quiet period are all in place before playback.
@@ -44,6 +48,8 @@ struct State {
     books: HashMap<String, L2Book>,
     trades: HashMap<String, Vec<Value>>,
     timestamp: String,
+    /// `level2` snapshots withheld so far.
+    withheld: u64,
 }
 
 pub struct CoinbaseSim {
@@ -170,6 +176,16 @@ impl CoinbaseSim {
     }
 
     /// Snapshots a subscription gets once the recorded ones have been played.
+    /// Whether this `level2` subscription goes without a snapshot (`withhold_level2_snapshots`).
+    fn withhold(&self, products: usize) -> bool {
+        let mut st = self.lock();
+        let withhold = st.withheld < self.switches.withhold_level2_snapshots;
+        if withhold {
+            st.withheld += products as u64;
+        }
+        withhold
+    }
+
     fn snapshots(&self, channel: &str, products: &[String]) -> Vec<Value> {
         let st = self.lock();
         let level = |(p, s): crate::model::Level, side: &str| json!({"side": side, "price_level": p.to_string(), "new_quantity": s.to_string()});
@@ -213,6 +229,9 @@ impl CoinbaseSim {
         let mut subscribed: BTreeMap<String, HashSet<String>> = BTreeMap::new();
         let mut sequence = 0u64;
         let mut sent_here = 0u64;
+        let mut last_heartbeat = tokio::time::Instant::now();
+        let mut withholding = false;
+        let mut heartbeats = 0u64;
         let mut settled = false;
         loop {
             let msg = if settled {
@@ -255,7 +274,12 @@ impl CoinbaseSim {
                     let confirm = json!({"channel": "subscriptions", "timestamp": self.lock().timestamp, "sequence_num": 0,
                         "events": [{"subscriptions": subscribed.iter().map(|(c, ps)| (c.clone(), ps.iter().cloned().collect::<Vec<_>>())).collect::<BTreeMap<_, _>>()}]});
                     let mut replies = vec![confirm];
-                    replies.extend(self.snapshots(&channel, &products));
+                    if channel == "level2" {
+                        withholding = self.withhold(products.len());
+                    }
+                    if !(channel == "level2" && withholding) {
+                        replies.extend(self.snapshots(&channel, &products));
+                    }
                     for r in replies {
                         if ws
                             .send(WsMessage::text(renumber(&r.to_string(), sequence)))
@@ -295,7 +319,11 @@ impl CoinbaseSim {
                                     .iter()
                                     .any(|p| frame.text.contains(&format!("\"product_id\":\"{p}\"")))
                         });
-                        Some(wanted.then(|| frame.text.clone()))
+                        // A withheld subscription gets no recorded snapshot either.
+                        let withheld = withholding
+                            && frame.channel == "l2_data"
+                            && frame.text.contains("\"type\":\"snapshot\"");
+                        Some((wanted && !withheld).then(|| frame.text.clone()))
                     }
                 }
             };
@@ -311,6 +339,21 @@ impl CoinbaseSim {
                     sent_here += 1;
                 }
                 Some(None) => {}
+                // Played out: as the venue does, a heartbeat every second keeps the
+                // connection alive.
+                None if subscribed.contains_key("heartbeats")
+                    && last_heartbeat.elapsed() >= HEARTBEAT_INTERVAL =>
+                {
+                    last_heartbeat = tokio::time::Instant::now();
+                    heartbeats += 1;
+                    let now = self.lock().timestamp.clone();
+                    let beat = json!({"channel": "heartbeats", "client_id": "", "timestamp": now,
+                        "sequence_num": sequence, "events": [{"current_time": now, "heartbeat_counter": heartbeats}]});
+                    if ws.send(WsMessage::text(beat.to_string())).await.is_err() {
+                        return;
+                    }
+                    sequence += 1;
+                }
                 None => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }

@@ -4,6 +4,7 @@
 pub mod binance;
 pub mod cert;
 pub mod coinbase;
+pub mod faults;
 pub mod server;
 
 /// A venue that plays a recording.

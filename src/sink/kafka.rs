@@ -142,8 +142,24 @@ fn producer(cfg: &KafkaConfig) -> Result<ThreadedProducer<Deliveries>, KafkaSink
         })
 }
 
+/// The SASL mechanisms librdkafka offers (it accepts any text at configuration time and
+/// fails only when connecting).
+const SASL_MECHANISMS: [&str; 5] = ["GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
+
 /// Whether librdkafka accepts the properties (names and values), without connecting.
 pub fn check_properties(cfg: &KafkaConfig) -> Result<(), String> {
+    for key in ["sasl.mechanism", "sasl.mechanisms"] {
+        if cfg
+            .properties
+            .get(key)
+            .is_some_and(|m| !SASL_MECHANISMS.contains(&m.as_str()))
+        {
+            return Err(format!(
+                "{key}: unsupported SASL mechanism; expected one of {}",
+                SASL_MECHANISMS.join(", ")
+            ));
+        }
+    }
     client_config(cfg)
         .create::<rdkafka::producer::BaseProducer>()
         .map(drop)

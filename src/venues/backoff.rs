@@ -5,20 +5,37 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// Exponential backoff: 0.5 s doubling to 30 s, each delay drawn from [d/2, d].
-#[derive(Debug, Default)]
+/// Exponential backoff: 0.5 s doubling to a cap (30 s unless set), each delay drawn
+/// from [d/2, d].
+#[derive(Debug)]
 pub struct Backoff {
     attempt: u32,
+    max_ms: u64,
 }
 
 const BACKOFF_BASE_MS: u64 = 500;
 const BACKOFF_MAX_MS: u64 = 30_000;
 
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::up_to(Duration::from_millis(BACKOFF_MAX_MS))
+    }
+}
+
 impl Backoff {
+    /// Delays capped at `max` (at least the base delay).
+    pub fn up_to(max: Duration) -> Self {
+        let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            attempt: 0,
+            max_ms: max_ms.max(BACKOFF_BASE_MS),
+        }
+    }
+
     pub fn next_delay(&mut self) -> Duration {
         let ceiling = BACKOFF_BASE_MS
             .saturating_mul(1 << self.attempt.min(10))
-            .min(BACKOFF_MAX_MS);
+            .min(self.max_ms);
         self.attempt += 1;
         Duration::from_millis(fastrand::u64(ceiling / 2..=ceiling))
     }
@@ -86,6 +103,17 @@ mod tests {
         assert!(b.next_delay() >= Duration::from_millis(BACKOFF_MAX_MS / 2));
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_configured_cap_bounds_every_delay() {
+        let mut b = Backoff::up_to(Duration::from_secs(3));
+        let delays: Vec<Duration> = (0..30).map(|_| b.next_delay()).collect();
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(3)), "{delays:?}");
+        assert!(
+            delays[10..].iter().all(|d| *d >= Duration::from_millis(1500)),
+            "{delays:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,12 +9,13 @@ use super::binance::venue::{self as binance_venue, BinanceVenue};
 use super::coinbase::client::CoinbaseAdapter;
 use super::coinbase::settings::CoinbaseSettings;
 use super::{VenueError, binance, coinbase, runtime};
-use crate::config::{ExchangeConfig, Section, fields};
+use crate::config::{Channel, ExchangeConfig, Section, fields};
 use crate::model::{Event, VenueId};
 use crate::net::ConnectionFactory;
 use crate::record::reader::Recording;
 use crate::replay::{ReplayError, ReplayStats};
 use crate::sim;
+use crate::sim::faults::Faults;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -108,10 +109,33 @@ impl VenueConfig {
         if let Some(u) = &self.common.rest_url {
             lines.push(format!("rest_url:  {u}"));
         }
-        if let Settings::Coinbase(CoinbaseSettings { credentials: Some(_) }) = &self.settings {
-            lines.push("credentials: configured (JWT-signed subscriptions; key not shown)".into());
+        match &self.settings {
+            Settings::Coinbase(CoinbaseSettings { credentials: Some(_) }) => {
+                lines.push("credentials: configured (JWT-signed subscriptions; key not shown)".into())
+            }
+            Settings::Binance(venue, settings) if self.common.channels.contains(&Channel::L2Book) => {
+                let symbols = self.common.symbols.len();
+                let (each, total, budget, seconds) = settings.sync_cost(venue, symbols);
+                lines.push(format!(
+                    "snapshots: {} levels, weight {each} each, {total} for {symbols} books; budget {budget} weight/min ({}% of {}) -> first sync {}",
+                    settings.depth_limit(),
+                    settings.snapshot_weight_share_percent(),
+                    venue.request_weight_per_minute,
+                    if seconds == 0 { "at once".to_owned() } else { format!("in about {}", duration(seconds)) }
+                ));
+            }
+            _ => {}
         }
         lines
+    }
+}
+
+/// `42 s`, `17 min`, `2 h 5 min`.
+fn duration(seconds: u64) -> String {
+    match seconds {
+        0..=119 => format!("{seconds} s"),
+        120..=7199 => format!("{} min", seconds.div_ceil(60)),
+        _ => format!("{} h {} min", seconds / 3600, (seconds % 3600).div_ceil(60)),
     }
 }
 
@@ -155,10 +179,26 @@ pub async fn replay(rec: &Recording, events: mpsc::Sender<Event>) -> Result<Repl
     }
 }
 
-/// A local venue that plays a recording (REST and WebSocket), for `simulate`.
-pub fn simulator(rec: &Recording) -> Result<Arc<dyn sim::server::Venue>, ReplayError> {
+/// Why `simulate` cannot serve a recording.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error(transparent)]
+    Venue(#[from] ReplayError),
+    #[error("{0}")]
+    Faults(String),
+}
+
+/// A local venue that plays a recording (REST and WebSocket) with `faults`, for
+/// `simulate`.
+pub fn simulator(rec: &Recording, faults: &Faults) -> Result<Arc<dyn sim::server::Venue>, SimulateError> {
     Ok(match recorded_venue(rec)? {
-        (_, Kind::Binance(_)) => Arc::new(sim::binance::BinanceSim::new(rec, Default::default())),
-        (_, Kind::Coinbase) => Arc::new(sim::coinbase::CoinbaseSim::new(rec, Default::default())),
+        (_, Kind::Binance(_)) => {
+            let switches = faults.binance().map_err(SimulateError::Faults)?;
+            Arc::new(sim::binance::BinanceSim::new(rec, switches))
+        }
+        (_, Kind::Coinbase) => {
+            let switches = faults.coinbase().map_err(SimulateError::Faults)?;
+            Arc::new(sim::coinbase::CoinbaseSim::new(rec, switches))
+        }
     })
 }

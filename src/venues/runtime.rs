@@ -8,15 +8,19 @@ use super::backoff::Backoff;
 use super::{VenueError, fetch_at_start, stopped};
 use crate::model::{Event, VenueId};
 use crate::net::{ConnectionFactory, Frame, WsConn, WsError};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use url::Url;
 
 /// A venue kind's start-up: what to load, and the connections that follow from it.
 pub trait Adapter: Send + 'static {
     type Conn: Connection;
     fn exchange(&self) -> VenueId;
+    /// Longest wait between reconnect attempts (`reconnect_max_delay_ms`).
+    fn reconnect_max_delay(&self) -> Duration;
     /// The instrument list fetched before streaming.
     fn instruments_url(&self) -> Result<Url, VenueError>;
     /// The connections to run, from the instrument list's body.
@@ -44,6 +48,17 @@ pub enum Lost {
     Failed(WsError),
 }
 
+impl Lost {
+    /// As recorded and announced.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Idle => "idle timeout",
+            Self::Closed => "closed by the venue",
+            Self::Failed(_) => "connection failed",
+        }
+    }
+}
+
 impl From<Lost> for Result<Ended, VenueError> {
     fn from(lost: Lost) -> Self {
         match lost {
@@ -65,14 +80,16 @@ pub async fn read(ws: &mut WsConn, idle: Duration) -> Result<Frame, Lost> {
     }
 }
 
-/// What one connection shares with the runtime: the event queue, the shutdown signal
-/// and its reconnect backoff.
+/// What one connection shares with the runtime: the event queue, the shutdown signal,
+/// its reconnect backoff and the count of frames it rejected.
 pub struct Link {
+    exchange: VenueId,
     events: mpsc::Sender<Event>,
     shutdown: watch::Receiver<bool>,
     backoff: Backoff,
     /// No data yet on the current attempt.
     fresh: bool,
+    rejects: Rejects,
 }
 
 impl Link {
@@ -94,6 +111,39 @@ impl Link {
     pub async fn stopped(&mut self) {
         stopped(&mut self.shutdown).await;
     }
+
+    /// A frame was rejected (not applied) for `reason`: counted, and logged at most
+    /// once per second per reason.
+    pub fn reject(&mut self, reason: &'static str, detail: &dyn std::fmt::Display) {
+        self.rejects.record(self.exchange, reason, detail);
+    }
+}
+
+/// Rejected frames of one connection by reason, with log pacing.
+#[derive(Default)]
+struct Rejects {
+    counts: BTreeMap<&'static str, u64>,
+    /// When each reason was last logged, and how many went unlogged since.
+    logged: BTreeMap<&'static str, (Instant, u64)>,
+}
+
+/// Shortest time between two log lines of one reason.
+const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Rejects {
+    fn record(&mut self, exchange: VenueId, reason: &'static str, detail: &dyn std::fmt::Display) {
+        let total = self.counts.entry(reason).or_insert(0);
+        *total += 1;
+        let now = Instant::now();
+        match self.logged.get_mut(reason) {
+            Some((at, quiet)) if now.duration_since(*at) < REJECT_LOG_INTERVAL => *quiet += 1,
+            entry => {
+                let unlogged = entry.map_or(0, |(_, quiet)| *quiet);
+                tracing::warn!(%exchange, reason, total = *total, unlogged, "frame rejected: {detail}");
+                self.logged.insert(reason, (now, 0));
+            }
+        }
+    }
 }
 
 /// Runs a venue until shutdown. Fails only on start-up errors (unknown symbols, an
@@ -105,6 +155,7 @@ pub async fn run<A: Adapter>(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), VenueError> {
     let exchange = adapter.exchange();
+    let reconnect_max_delay = adapter.reconnect_max_delay();
     let url = adapter.instruments_url()?;
     let Some(body) = fetch_at_start(&factory.http(exchange), &url, &mut shutdown).await? else {
         return Ok(());
@@ -113,10 +164,12 @@ pub async fn run<A: Adapter>(
     let mut tasks = tokio::task::JoinSet::new();
     for conn in connections {
         let link = Link {
+            exchange,
             events: events.clone(),
             shutdown: shutdown.clone(),
-            backoff: Backoff::default(),
+            backoff: Backoff::up_to(reconnect_max_delay),
             fresh: true,
+            rejects: Rejects::default(),
         };
         tasks.spawn(connection_loop(exchange, conn, link));
     }

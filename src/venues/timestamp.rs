@@ -1,5 +1,6 @@
 //! RFC 3339 UTC timestamps as venues write them (`2026-08-09T21:05:48.228568804Z`) to
-//! integer nanoseconds since the Unix epoch, without allocation.
+//! integer nanoseconds since the Unix epoch, without allocation. Times before 1970 or
+//! past what i64 nanoseconds hold (2262-04-11) are refused, never wrapped.
 
 /// Days from 1970-01-01 to the given civil date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -56,7 +57,9 @@ pub fn rfc3339_ns(s: &str) -> Option<i64> {
     }
     let days = days_from_civil(i64::from(year), month, day);
     let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
-    Some(secs * 1_000_000_000 + nanos)
+    secs.checked_mul(1_000_000_000)?
+        .checked_add(nanos)
+        .filter(|ns| *ns >= 0)
 }
 
 #[cfg(test)]
@@ -72,6 +75,7 @@ mod tests {
             ("2026-08-09T21:05:42.514318Z", 1_786_309_542_514_318_000),
             ("2024-02-29T23:59:59.5Z", 1_709_251_199_500_000_000),
             ("2000-03-01T00:00:00.000000001Z", 951_868_800_000_000_001),
+            ("2262-04-11T23:47:16.854775807Z", i64::MAX),
         ] {
             assert_eq!(rfc3339_ns(text), Some(ns), "{text}");
         }
@@ -80,6 +84,8 @@ mod tests {
             "2026-13-09T21:05:48Z",
             "yesterday",
             "2026-08-09T21:05:48.1234567891Z",
+            "2300-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
         ] {
             assert_eq!(rfc3339_ns(bad), None, "{bad}");
         }

@@ -129,6 +129,24 @@ impl Proxy {
         panic!("proxy log has no {needle:?}:\n{}", self.log());
     }
 
+    /// Kills the proxy's processes (SIGKILL): every connection through it drops.
+    pub fn kill(&mut self) {
+        for c in self.children.iter_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.children.clear();
+    }
+
+    /// Starts microsocks again on the same port (after [`Self::kill`]).
+    pub async fn restart_microsocks(&mut self) {
+        let mut cmd = Command::new("microsocks");
+        cmd.args(["-i", "127.0.0.1", "-p", &self.port.to_string()]);
+        let child = spawn(&mut cmd, &self.log);
+        self.children.push(child);
+        wait_port(self.port, "microsocks", &self.log).await;
+    }
+
     /// HTTP CONNECT proxy (no 407 for wrong credentials: this tinyproxy answers 401).
     pub async fn tinyproxy(auth: Option<(&str, &str)>) -> Self {
         until_alive(|| Self::tinyproxy_once(auth)).await

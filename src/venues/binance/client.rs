@@ -4,7 +4,7 @@
 //! (`handover`). All state logic is in `session`.
 
 use super::handover::{Handover, Step};
-use super::parse::{self, Instruments};
+use super::parse;
 use super::plan;
 use super::session::{Output, Session};
 use super::settings::BinanceSettings;
@@ -85,6 +85,10 @@ impl Adapter for BinanceAdapter {
         self.exchange
     }
 
+    fn reconnect_max_delay(&self) -> Duration {
+        Duration::from_millis(self.config.reconnect_max_delay_ms)
+    }
+
     fn instruments_url(&self) -> Result<Url, VenueError> {
         let path = format!("{}/exchangeInfo", self.venue.api_prefix);
         endpoint(self.exchange, Some(&self.rest_url()?), "", &path)
@@ -113,7 +117,7 @@ impl Adapter for BinanceAdapter {
                 self.config.idle_timeout_ms.unwrap_or(DEFAULT_IDLE_TIMEOUT_MS),
             ),
             max_connection_age: Duration::from_secs(self.settings.max_connection_age_s()),
-            budget: WeightBudget::new(venue.snapshot_weight_per_minute),
+            budget: WeightBudget::new(venue.snapshot_budget(self.settings.snapshot_weight_share_percent())),
         });
         let keeps_books = self.config.channels.contains(&Channel::L2Book);
         let plan = plan::connections(venue, &self.config, self.settings.trade_stream, &instruments);
@@ -153,7 +157,7 @@ impl Connection for BinanceConnection {
         self.session
             .restart("reconnected", ws.connected_ts_ns(), &mut out);
         loop {
-            if !publish(link, &mut snapshots, self.session.instruments(), &mut out).await {
+            if !publish(link, &mut snapshots, &mut self.session, &mut out).await {
                 handover.close().await;
                 return Ok(Ended::Shutdown);
             }
@@ -164,19 +168,25 @@ impl Connection for BinanceConnection {
                     return Ok(Ended::Shutdown);
                 }
                 step = handover.next() => step,
-                Some(answer) = snapshots.next() => {
-                    snapshots.apply(&mut self.session, answer, &mut out);
+                answer = snapshots.next(&mut self.session) => {
+                    snapshots.apply(&mut self.session, link, answer, &mut out);
                     Step::Waiting
                 }
                 frame = runtime::read(&mut ws, shared.idle_timeout) => match frame {
                     Ok(frame) => {
                         link.data_arrived();
-                        on_frame(&mut self.session, &frame, &mut out);
+                        on_frame(&mut self.session, link, &frame, &mut out);
                         handover.on_old(&frame)
                     }
                     // This connection ended while a replacement is subscribed: it takes over.
                     Err(_) if handover.is_open() => Step::TakeOver("the old connection ended"),
-                    Err(lost) => return lost.into(),
+                    Err(lost) => {
+                        handover.close().await;
+                        let ts_ns = ws.lost(lost.reason()).await;
+                        self.session.disconnected(ts_ns, &mut out);
+                        publish(link, &mut snapshots, &mut self.session, &mut out).await;
+                        return lost.into();
+                    }
                 },
             };
             match step {
@@ -187,7 +197,7 @@ impl Connection for BinanceConnection {
                 }
                 Step::TakeOver(why) => {
                     for frame in handover.take_over(&mut ws).await {
-                        on_frame(&mut self.session, &frame, &mut out);
+                        on_frame(&mut self.session, link, &frame, &mut out);
                     }
                     tracing::info!(exchange = %shared.exchange, "replacement connection took over: {why}");
                 }
@@ -209,9 +219,9 @@ async fn subscribe(shared: &Shared, ws: &mut WsConn, streams: &[String]) -> Resu
 }
 
 /// A frame from either connection (both are read while a replacement comes up).
-fn on_frame(session: &mut Session, frame: &Frame, out: &mut Vec<Output>) {
+fn on_frame(session: &mut Session, link: &mut Link, frame: &Frame, out: &mut Vec<Output>) {
     if let Err(e) = session.on_frame(&frame.text, frame.receive_ts_ns, out) {
-        tracing::warn!(exchange = %session.instruments().exchange(), "frame skipped: {e}");
+        link.reject(e.reason(), &e);
     }
 }
 
@@ -237,7 +247,7 @@ fn open_replacement(
 async fn publish(
     link: &Link,
     snapshots: &mut Snapshots,
-    instruments: &Instruments,
+    session: &mut Session,
     out: &mut Vec<Output>,
 ) -> bool {
     for o in out.drain(..) {
@@ -247,7 +257,7 @@ async fn publish(
                     return false;
                 }
             }
-            Output::FetchSnapshot(symbol) => snapshots.request(instruments, symbol),
+            Output::FetchSnapshot(symbol) => snapshots.request(session, symbol),
         }
     }
     true

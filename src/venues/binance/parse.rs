@@ -25,6 +25,37 @@ pub enum ParseError {
     },
     #[error("symbol {0} is not a loaded instrument")]
     UnknownSymbol(String),
+    #[error("{what} time {ms} ms is out of range")]
+    Timestamp { what: &'static str, ms: i64 },
+    #[error("snapshot lastUpdateId {0} is out of range")]
+    SnapshotId(u64),
+    /// A depth frame of a known symbol that cannot be applied: the book must resync.
+    #[error("invalid depth frame for {symbol}: {reason}")]
+    InvalidDepth { symbol: Arc<str>, reason: String },
+}
+
+impl ParseError {
+    /// The reason a frame was rejected, as counted.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Json { .. } => "malformed",
+            Self::UnknownSymbol(_) => "unknown_symbol",
+            Self::Timestamp { .. } => "timestamp_out_of_range",
+            Self::SnapshotId(_) => "snapshot_id_out_of_range",
+            Self::InvalidDepth { .. } => "invalid_depth",
+        }
+    }
+}
+
+/// Largest snapshot id accepted (see `sync::MAX_UPDATE_SPAN` for diffs).
+const MAX_SNAPSHOT_ID: u64 = 1 << 62;
+
+/// Venue milliseconds since the epoch to nanoseconds; out of range (before 1970 or past
+/// what i64 nanoseconds hold, year 2262) is an error, never a wrapped value.
+fn ms_to_ns(what: &'static str, ms: i64) -> Result<i64, ParseError> {
+    ms.checked_mul(NS_PER_MS)
+        .filter(|ns| *ns >= 0)
+        .ok_or(ParseError::Timestamp { what, ms })
 }
 
 fn json<'a, T: serde::Deserialize<'a>>(what: &'static str, text: &'a str) -> Result<T, ParseError> {
@@ -131,11 +162,17 @@ pub struct Snapshot {
 
 pub fn parse_snapshot(body: &str) -> Result<Snapshot, ParseError> {
     let m: DepthSnapshotMsg = json("depth snapshot", body)?;
+    if m.last_update_id > MAX_SNAPSHOT_ID {
+        return Err(ParseError::SnapshotId(m.last_update_id));
+    }
     Ok(Snapshot {
         last_update_id: m.last_update_id,
         bids: m.bids,
         asks: m.asks,
-        exchange_ts_ns: m.event_time_ms.map(|t| t * NS_PER_MS),
+        exchange_ts_ns: m
+            .event_time_ms
+            .map(|t| ms_to_ns("snapshot event", t))
+            .transpose()?,
     })
 }
 
@@ -155,17 +192,17 @@ fn trade(
     price: rust_decimal::Decimal,
     amount: rust_decimal::Decimal,
     (trade_time_ms, buyer_is_maker, receive_ts_ns): (i64, bool, i64),
-) -> Frame {
-    Frame::Trade(Trade {
+) -> Result<Frame, ParseError> {
+    Ok(Frame::Trade(Trade {
         exchange,
         symbol: symbol.clone(),
         id: TradeId::Number(id),
         side: if buyer_is_maker { Side::Sell } else { Side::Buy },
         price,
         amount,
-        exchange_ts_ns: trade_time_ms * NS_PER_MS,
+        exchange_ts_ns: ms_to_ns("trade", trade_time_ms)?,
         receive_ts_ns,
-    })
+    }))
 }
 
 /// Stream name and payload when the frame is laid out as Binance writes it:
@@ -179,7 +216,8 @@ fn split_combined(text: &str) -> Option<(&str, &str)> {
 
 /// Parses one combined-stream frame.
 pub fn parse_frame(instruments: &Instruments, text: &str, receive_ts_ns: i64) -> Result<Frame, ParseError> {
-    if let Some((stream, payload)) = split_combined(text) {
+    let sliced = split_combined(text);
+    if let Some((stream, payload)) = sliced {
         match parse_payload(instruments, stream, payload, receive_ts_ns) {
             Err(ParseError::Json { .. }) => {} // an unusual layout after all: read it whole
             done => return done,
@@ -188,8 +226,26 @@ pub fn parse_frame(instruments: &Instruments, text: &str, receive_ts_ns: i64) ->
     if !text.contains("\"stream\"") {
         return Ok(Frame::Other);
     }
-    let env: Envelope = json("combined-stream frame", text)?;
-    parse_payload(instruments, env.stream, env.data.get(), receive_ts_ns)
+    let result = json::<Envelope>("combined-stream frame", text)
+        .and_then(|env| parse_payload(instruments, env.stream, env.data.get(), receive_ts_ns));
+    match (result, sliced) {
+        (Err(e @ ParseError::Json { .. }), Some((stream, _))) => Err(invalid_depth(instruments, stream, e)),
+        (result, _) => result,
+    }
+}
+
+/// A frame of a depth stream that could not be read is an invalid depth frame of its
+/// symbol (so the book resyncs); other frames keep their error.
+fn invalid_depth(instruments: &Instruments, stream: &str, e: ParseError) -> ParseError {
+    let mut parts = stream.split('@');
+    let wire = parts.next().unwrap_or_default().to_ascii_uppercase();
+    match (parts.next(), instruments.normalized(&wire)) {
+        (Some("depth"), Some(symbol)) => ParseError::InvalidDepth {
+            symbol: symbol.clone(),
+            reason: e.to_string(),
+        },
+        _ => e,
+    }
 }
 
 fn parse_payload(
@@ -215,7 +271,7 @@ fn parse_payload(
                 m.price.0,
                 m.quantity.0,
                 extra,
-            )
+            )?
         }
         "aggTrade" => {
             let m: AggTradeMsg = json("aggTrade", data)?;
@@ -227,18 +283,24 @@ fn parse_payload(
                 m.price.0,
                 m.quantity.0,
                 extra,
-            )
+            )?
         }
         "depth" => {
             let m: DepthUpdateMsg = json("depthUpdate", data)?;
+            let symbol = lookup(m.symbol)?;
+            let exchange_ts_ns =
+                ms_to_ns("depth event", m.event_time_ms).map_err(|e| ParseError::InvalidDepth {
+                    symbol: symbol.clone(),
+                    reason: e.to_string(),
+                })?;
             Frame::Depth(DepthDiff {
-                symbol: lookup(m.symbol)?.clone(),
+                symbol: symbol.clone(),
                 first_update_id: m.first_update_id,
                 final_update_id: m.final_update_id,
                 prev_final_update_id: m.prev_final_update_id,
                 bids: m.bids,
                 asks: m.asks,
-                exchange_ts_ns: m.event_time_ms * NS_PER_MS,
+                exchange_ts_ns,
                 receive_ts_ns,
             })
         }

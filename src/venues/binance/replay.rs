@@ -43,6 +43,14 @@ struct Resubscriptions {
 }
 
 impl Resubscriptions {
+    /// The books whose depth stream `conn` carries.
+    fn carried(&self, conn: &str) -> Vec<Arc<str>> {
+        (self.carried_by.iter())
+            .filter(|(_, c)| *c == conn)
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+
     fn connected(
         &mut self,
         session: &mut Session,
@@ -52,13 +60,7 @@ impl Resubscriptions {
         out: &mut Vec<Output>,
     ) {
         if self.connects.insert(conn.to_owned(), (ts_ns, handover)).is_some() && !handover {
-            let carried: Vec<Arc<str>> = self
-                .carried_by
-                .iter()
-                .filter(|(_, c)| *c == conn)
-                .map(|(s, _)| s.clone())
-                .collect();
-            session.restart_symbols(&carried, "reconnected", ts_ns, out);
+            session.restart_symbols(&self.carried(conn), "reconnected", ts_ns, out);
         }
     }
 
@@ -110,8 +112,7 @@ impl Held {
 fn apply(session: &mut Session, stats: &mut ReplayStats, frame: &Frame, out: &mut Vec<Output>) {
     stats.frames += 1;
     if let Err(e) = session.on_frame(&frame.text, frame.receive_ts_ns, out) {
-        stats.skipped_frames += 1;
-        tracing::warn!("frame skipped: {e}");
+        stats.reject(e.reason(), &e);
     }
 }
 
@@ -147,13 +148,7 @@ pub async fn replay(
     let mut resubscriptions = Resubscriptions::default();
     let mut held: Option<Held> = None;
     for ev in &rec.events {
-        let ts_ns = match ev {
-            Recorded::Http { ts_ns, .. }
-            | Recorded::Connect { ts_ns, .. }
-            | Recorded::Send { ts_ns, .. }
-            | Recorded::Recv { ts_ns, .. } => *ts_ns,
-        };
-        if held.as_ref().is_some_and(|h| h.timed_out(ts_ns)) {
+        if held.as_ref().is_some_and(|h| h.timed_out(ev.ts_ns())) {
             take_over(&mut held, &mut session, &mut stats, &mut out);
         }
         match ev {
@@ -185,9 +180,11 @@ pub async fn replay(
             Recorded::Http { url, body, ts_ns } if url.contains("/depth") => {
                 let symbol = wire_of(url).and_then(|w| session.instruments().normalized(&w).cloned());
                 if let Some(symbol) = symbol {
-                    session
-                        .on_snapshot(&symbol, body, *ts_ns, &mut out)
-                        .map_err(parse_error)?;
+                    if let Err(e) = session.on_snapshot(&symbol, body, *ts_ns, &mut out) {
+                        // As the live client: counted, and another snapshot asked for.
+                        stats.reject("bad_snapshot", &e);
+                        out.push(Output::FetchSnapshot(symbol));
+                    }
                 }
             }
             Recorded::Recv { conn, data, ts_ns } => {
@@ -215,6 +212,10 @@ pub async fn replay(
                 if matches!(step, Step::TakeOver(_)) {
                     take_over(&mut held, &mut session, &mut stats, &mut out);
                 }
+            }
+            Recorded::Disconnect { conn, ts_ns } => {
+                let carried = resubscriptions.carried(conn);
+                session.disconnected_symbols(&carried, *ts_ns, &mut out);
             }
             Recorded::Http { .. } => {}
         }

@@ -45,6 +45,25 @@ impl Session {
         self.books.get(symbol)
     }
 
+    /// The live client queued a snapshot request for `symbol` (behind the budget).
+    pub fn snapshot_queued(&mut self, symbol: &str) {
+        if let Some(b) = self.books.get_mut(symbol) {
+            b.snapshot_queued();
+        }
+    }
+
+    /// The live client is sending `symbol`'s snapshot request.
+    pub fn snapshot_sent(&mut self, symbol: &str) {
+        if let Some(b) = self.books.get_mut(symbol) {
+            b.snapshot_sent();
+        }
+    }
+
+    /// How busy `symbol`'s book has been while it waits for a snapshot.
+    pub fn activity(&self, symbol: &str) -> u64 {
+        self.books.get(symbol).map_or(0, BookSync::activity)
+    }
+
     /// All books start over (a new connection): asks for every snapshot.
     pub fn restart(&mut self, reason: &str, receive_ts_ns: i64, out: &mut Vec<Output>) {
         self.restart_where(|_| true, reason, receive_ts_ns, out);
@@ -85,13 +104,75 @@ impl Session {
         }
     }
 
+    /// The connection carrying these books was lost: each book that was synced is
+    /// announced `resyncing` now, not when a new connection succeeds.
+    pub fn disconnected(&mut self, receive_ts_ns: i64, out: &mut Vec<Output>) {
+        self.disconnected_where(|_| true, receive_ts_ns, out);
+    }
+
+    /// Only these symbols' connection was lost (in a replay).
+    pub fn disconnected_symbols(&mut self, symbols: &[Arc<str>], receive_ts_ns: i64, out: &mut Vec<Output>) {
+        self.disconnected_where(|s| symbols.contains(s), receive_ts_ns, out);
+    }
+
+    fn disconnected_where(
+        &mut self,
+        chosen: impl Fn(&Arc<str>) -> bool,
+        receive_ts_ns: i64,
+        out: &mut Vec<Output>,
+    ) {
+        let exchange = self.instruments.exchange();
+        for (symbol, sync) in self.books.iter_mut().filter(|(s, _)| chosen(s)) {
+            if !sync.is_buffering() {
+                sync.restart();
+                out.push(status(
+                    exchange,
+                    symbol,
+                    BookState::Resyncing,
+                    "disconnected",
+                    receive_ts_ns,
+                ));
+            }
+        }
+    }
+
+    /// A depth frame that cannot be applied: its book starts over.
+    fn invalid_depth(&mut self, symbol: &Arc<str>, reason: &str, receive_ts_ns: i64, out: &mut Vec<Output>) {
+        let exchange = self.instruments.exchange();
+        let Some(sync) = self.books.get_mut(symbol) else {
+            return;
+        };
+        if !sync.is_buffering() {
+            out.push(status(
+                exchange,
+                symbol,
+                BookState::Resyncing,
+                reason,
+                receive_ts_ns,
+            ));
+        }
+        sync.restart();
+        out.push(Output::FetchSnapshot(symbol.clone()));
+    }
+
+    /// Applies a frame, or rejects it with the reason (an invalid depth frame also
+    /// restarts its book, announced).
     pub fn on_frame(
         &mut self,
         text: &str,
         receive_ts_ns: i64,
         out: &mut Vec<Output>,
     ) -> Result<(), ParseError> {
-        match parse::parse_frame(&self.instruments, text, receive_ts_ns)? {
+        let frame = match parse::parse_frame(&self.instruments, text, receive_ts_ns) {
+            Ok(frame) => frame,
+            Err(ParseError::InvalidDepth { symbol, reason }) => {
+                let why = format!("invalid depth frame: {reason}");
+                self.invalid_depth(&symbol, &why, receive_ts_ns, out);
+                return Err(ParseError::InvalidDepth { symbol, reason });
+            }
+            Err(e) => return Err(e),
+        };
+        match frame {
             Frame::Trade(t) => {
                 let id = t.id.number().unwrap_or(0);
                 let last = self.last_trade_id.entry(t.symbol.clone()).or_insert(0);

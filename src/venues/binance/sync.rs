@@ -2,7 +2,9 @@
 //! arrives, drop diffs the snapshot already contains, require the first applied diff to
 //! straddle the snapshot (spot `U ≤ L+1 ≤ u`, futures `U ≤ L ≤ u`), then require
 //! continuity (spot `U = prev u + 1`, futures `pu = prev u`). A break is a gap: the
-//! symbol alone goes back to buffering and needs a new snapshot.
+//! symbol alone goes back to buffering and needs a new snapshot. Ids that cannot be
+//! right (`u < U`, a jump no venue makes, a sequence that goes backwards while event
+//! time goes forward, a snapshot nothing continues) are gaps too, never dropped diffs.
 
 use super::parse::{DepthDiff, Market, Snapshot};
 use crate::book::L2Book;
@@ -13,15 +15,32 @@ use std::sync::Arc;
 /// Diffs kept while waiting for a snapshot; beyond this the oldest are dropped, which the
 /// straddle check then reports as needing another snapshot.
 const MAX_BUFFERED_DIFFS: usize = 10_000;
+/// Diffs kept while the snapshot request waits for the request-weight budget (it may
+/// wait minutes with many symbols): the snapshot, fetched later, contains every diff
+/// older than its request, so only a margin for a stream lagging the REST answer is kept.
+const QUEUED_BUFFERED_DIFFS: usize = 64;
+/// Most update ids one diff may span (`u - U`). A busy book moves thousands of ids per
+/// 100 ms; a larger span is a corrupt id, which would freeze the book if applied.
+pub const MAX_UPDATE_SPAN: u64 = 100_000_000;
+/// Update ids beyond this are corrupt (Binance's are near 10^13); below it, `id + 1`
+/// never overflows.
+const MAX_UPDATE_ID: u64 = 1 << 62;
+/// A diff already contained in the book repeats an applied event, so its event time is
+/// not later than the newest applied one; this much later means the ids went backwards.
+const STALE_EVENT_SLACK_NS: i64 = 1_000_000_000;
+/// After a snapshot, diffs it already contains may arrive for a while (the stream lags
+/// the REST answer); none continuing it for this long means the snapshot cannot be right.
+const STRADDLE_WAIT_NS: i64 = 10_000_000_000;
 
 #[derive(Debug, Clone)]
 enum State {
     /// Waiting for a snapshot.
     Buffering(Vec<DepthDiff>),
-    /// Snapshot applied at `last`; the next diff must straddle it.
-    Straddle { last: u64 },
-    /// In sync; the next diff must continue from `last`.
-    Synced { last: u64 },
+    /// Snapshot applied at `last` (received at `since_ns`); the next diff must straddle it.
+    Straddle { last: u64, since_ns: i64 },
+    /// In sync; the next diff must continue from `last`, applied with event time
+    /// `event_ns`.
+    Synced { last: u64, event_ns: i64 },
 }
 
 /// What a diff did to the book.
@@ -54,6 +73,10 @@ pub struct BookSync {
     symbol: Arc<str>,
     state: State,
     book: L2Book,
+    /// A snapshot request waits for the budget (not sent yet).
+    queued: bool,
+    /// Diffs seen since the book last started buffering: how busy it is.
+    seen: u64,
 }
 
 impl BookSync {
@@ -64,7 +87,24 @@ impl BookSync {
             symbol,
             state: State::Buffering(Vec::new()),
             book: L2Book::default(),
+            queued: false,
+            seen: 0,
         }
+    }
+
+    /// A snapshot request is queued behind the request-weight budget.
+    pub fn snapshot_queued(&mut self) {
+        self.queued = true;
+    }
+
+    /// The snapshot request is being sent: from now on every diff is kept.
+    pub fn snapshot_sent(&mut self) {
+        self.queued = false;
+    }
+
+    /// Diffs seen while buffering (a busier book fills its buffer faster).
+    pub fn activity(&self) -> u64 {
+        self.seen
     }
 
     pub fn book(&self) -> &L2Book {
@@ -74,7 +114,7 @@ impl BookSync {
     /// Last applied update id, when synced.
     pub fn last_update_id(&self) -> Option<u64> {
         match self.state {
-            State::Synced { last } | State::Straddle { last } => Some(last),
+            State::Synced { last, .. } | State::Straddle { last, .. } => Some(last),
             State::Buffering(_) => None,
         }
     }
@@ -87,6 +127,7 @@ impl BookSync {
     pub fn restart(&mut self) {
         self.state = State::Buffering(Vec::new());
         self.book = L2Book::default();
+        self.seen = 0;
     }
 
     fn straddles(&self, d: &DepthDiff, last: u64) -> bool {
@@ -107,12 +148,17 @@ impl BookSync {
         }
     }
 
-    fn apply(&mut self, d: DepthDiff) -> BookUpdate {
+    /// Applies a continuing diff; one that leaves the book crossed cannot be right.
+    fn apply(&mut self, d: DepthDiff) -> Step {
         self.book.apply(&d.bids, &d.asks);
+        if self.book.is_crossed() {
+            return self.reject(format!("book crossed after u={}", d.final_update_id));
+        }
         self.state = State::Synced {
             last: d.final_update_id,
+            event_ns: d.exchange_ts_ns,
         };
-        BookUpdate {
+        Step::Applied(BookUpdate {
             exchange: self.exchange,
             symbol: self.symbol.clone(),
             update: BookUpdateKind::Delta,
@@ -121,23 +167,73 @@ impl BookSync {
             asks: d.asks,
             exchange_ts_ns: Some(d.exchange_ts_ns),
             receive_ts_ns: d.receive_ts_ns,
+        })
+    }
+
+    /// Why a diff's ids cannot be right, whatever the book's state.
+    fn implausible(d: &DepthDiff) -> Option<String> {
+        let (first, last) = (d.first_update_id, d.final_update_id);
+        if last > MAX_UPDATE_ID || d.prev_final_update_id.is_some_and(|pu| pu > MAX_UPDATE_ID) {
+            return Some(format!("update id out of range: u={last}"));
+        }
+        match last.checked_sub(first) {
+            None => Some(format!("update ids out of order: U={first} u={last}")),
+            Some(span) if span > MAX_UPDATE_SPAN => Some(format!(
+                "update id jump of {span} in one diff (U={first} u={last})"
+            )),
+            Some(_) => None,
         }
     }
 
-    pub fn on_diff(&mut self, d: DepthDiff) -> Step {
+    /// A diff the book already contains: a repeat, unless it cannot be one.
+    fn stale(&mut self, d: DepthDiff) -> Step {
+        let reason = match self.state {
+            State::Synced { last, event_ns }
+                if d.exchange_ts_ns > event_ns.saturating_add(STALE_EVENT_SLACK_NS) =>
+            {
+                format!(
+                    "update ids went backwards: u={} after {last}, with a later event time",
+                    d.final_update_id
+                )
+            }
+            State::Straddle { last, since_ns }
+                if d.receive_ts_ns > since_ns.saturating_add(STRADDLE_WAIT_NS) =>
+            {
+                format!("no diff continued snapshot {last} within 10 s")
+            }
+            _ => return Step::Stale,
+        };
+        self.reject(reason)
+    }
+
+    pub fn on_diff(&mut self, mut d: DepthDiff) -> Step {
+        if let Some(reason) = Self::implausible(&d) {
+            return self.reject(reason);
+        }
         match &mut self.state {
             State::Buffering(buf) => {
-                if buf.len() == MAX_BUFFERED_DIFFS {
-                    buf.remove(0);
+                self.seen += 1;
+                let cap = if self.queued {
+                    QUEUED_BUFFERED_DIFFS
+                } else {
+                    MAX_BUFFERED_DIFFS
+                };
+                if buf.len() >= cap {
+                    buf.drain(..=buf.len() - cap);
                 }
+                // Held until a snapshot comes, maybe for minutes: only as large as its levels.
+                d.bids.shrink_to_fit();
+                d.asks.shrink_to_fit();
                 buf.push(d);
                 Step::Buffered
             }
-            State::Straddle { last } | State::Synced { last } if d.final_update_id <= *last => Step::Stale,
-            State::Straddle { last } => {
+            State::Straddle { last, .. } | State::Synced { last, .. } if d.final_update_id <= *last => {
+                self.stale(d)
+            }
+            State::Straddle { last, .. } => {
                 let last = *last;
                 if self.straddles(&d, last) {
-                    Step::Applied(self.apply(d))
+                    self.apply(d)
                 } else {
                     let expected = format!(
                         "first diff after snapshot {last} to straddle it, got U={} u={}",
@@ -146,10 +242,10 @@ impl BookSync {
                     self.gap(d, expected)
                 }
             }
-            State::Synced { last } => {
+            State::Synced { last, .. } => {
                 let last = *last;
                 if self.continues(&d, last) {
-                    Step::Applied(self.apply(d))
+                    self.apply(d)
                 } else {
                     let expected = match self.market {
                         Market::Spot => format!("U={} after u={last}, got U={}", last + 1, d.first_update_id),
@@ -164,6 +260,13 @@ impl BookSync {
     fn gap(&mut self, d: DepthDiff, expected: String) -> Step {
         self.book = L2Book::default();
         self.state = State::Buffering(vec![d]);
+        Step::Gap { expected }
+    }
+
+    /// Drops the book and the diff: it cannot be applied nor kept for a snapshot.
+    fn reject(&mut self, expected: String) -> Step {
+        self.book = L2Book::default();
+        self.state = State::Buffering(Vec::new());
         Step::Gap { expected }
     }
 
@@ -188,7 +291,17 @@ impl BookSync {
             }
         }
         self.book.reset(&snap.bids, &snap.asks);
-        self.state = State::Straddle { last };
+        if self.book.is_crossed() {
+            self.book = L2Book::default();
+            self.state = State::Buffering(pending);
+            return SnapshotStep::TooOld {
+                reason: format!("snapshot lastUpdateId={last} is crossed"),
+            };
+        }
+        self.state = State::Straddle {
+            last,
+            since_ns: receive_ts_ns,
+        };
         let mut out = vec![BookUpdate {
             exchange: self.exchange,
             symbol: self.symbol.clone(),

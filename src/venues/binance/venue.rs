@@ -18,8 +18,9 @@ pub struct BinanceVenue {
     /// SUBSCRIBE messages per second: below the venue's limit on incoming messages,
     /// which counts the pongs answering its pings as well.
     pub subscribe_messages_per_second: u64,
-    /// Half of the venue's per-minute REST request weight, left for snapshots.
-    pub snapshot_weight_per_minute: u32,
+    /// The venue's REST request weight per minute and IP; snapshots get a share of it
+    /// (`snapshot_weight_share_percent`).
+    pub request_weight_per_minute: u32,
     /// `(largest limit, weight)` of a depth snapshot, by ascending limit.
     pub depth_weights: &'static [(u16, u32)],
     /// Snapshot depths the venue accepts.
@@ -27,6 +28,11 @@ pub struct BinanceVenue {
 }
 
 impl BinanceVenue {
+    /// Snapshot weight per minute at `share_percent` of the venue's limit.
+    pub fn snapshot_budget(&self, share_percent: u8) -> u32 {
+        self.request_weight_per_minute * u32::from(share_percent) / 100
+    }
+
     /// Request weight of a depth snapshot of `limit` levels.
     pub fn depth_weight(&self, limit: u16) -> u32 {
         self.depth_weights
@@ -46,7 +52,7 @@ pub const SPOT: BinanceVenue = BinanceVenue {
     api_prefix: "/api/v3",
     max_streams_per_connection: 1024,
     subscribe_messages_per_second: 4,
-    snapshot_weight_per_minute: 3000,
+    request_weight_per_minute: 6000,
     depth_weights: &[(100, 5), (500, 25), (1000, 50), (5000, 250)],
     depth_limits: &[5, 10, 20, 50, 100, 500, 1000, 5000],
 };
@@ -60,7 +66,7 @@ pub const FUTURES: BinanceVenue = BinanceVenue {
     api_prefix: "/fapi/v1",
     max_streams_per_connection: 200,
     subscribe_messages_per_second: 8,
-    snapshot_weight_per_minute: 1200,
+    request_weight_per_minute: 2400,
     depth_weights: &[(50, 2), (100, 5), (500, 10), (1000, 20)],
     depth_limits: &[5, 10, 20, 50, 100, 500, 1000],
 };
@@ -74,7 +80,7 @@ pub const US: BinanceVenue = BinanceVenue {
     api_prefix: "/api/v3",
     max_streams_per_connection: 1024,
     subscribe_messages_per_second: 4,
-    snapshot_weight_per_minute: 600,
+    request_weight_per_minute: 1200,
     depth_weights: &[(100, 1), (500, 5), (1000, 10), (5000, 50)],
     depth_limits: &[5, 10, 20, 50, 100, 500, 1000, 5000],
 };

@@ -64,6 +64,10 @@ impl Adapter for CoinbaseAdapter {
         self.exchange
     }
 
+    fn reconnect_max_delay(&self) -> Duration {
+        Duration::from_millis(self.config.reconnect_max_delay_ms)
+    }
+
     fn instruments_url(&self) -> Result<Url, VenueError> {
         let configured = self.config.rest_url.as_ref();
         endpoint(self.exchange, configured, DEFAULT_REST_URL, "/market/products")
@@ -158,10 +162,19 @@ impl Connection for CoinbaseConnection {
                     Ok(frame) => {
                         link.data_arrived();
                         if let Err(e) = self.session.on_frame(&frame.text, frame.receive_ts_ns, &mut out) {
-                            tracing::warn!(exchange = %shared.exchange, "message skipped: {e}");
+                            link.reject(e.reason(), &e);
                         }
                     }
-                    Err(lost) => return lost.into(),
+                    Err(lost) => {
+                        let ts_ns = ws.lost(lost.reason()).await;
+                        self.session.disconnected(ts_ns, &mut out);
+                        for o in out.drain(..) {
+                            if let Output::Event(e) = o {
+                                link.publish(e).await;
+                            }
+                        }
+                        return lost.into();
+                    }
                 },
             }
         }

@@ -21,6 +21,22 @@ pub enum ParseError {
     UnknownProduct(String),
     #[error("unknown {what} {value:?}")]
     Unknown { what: &'static str, value: String },
+    /// An `l2_data` message that cannot be applied: every book must resync.
+    #[error("invalid level2 message: {0}")]
+    InvalidBook(String),
+}
+
+impl ParseError {
+    /// The reason a message was rejected, as counted.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Json { .. } => "malformed",
+            Self::Timestamp(_) => "timestamp_out_of_range",
+            Self::UnknownProduct(_) => "unknown_product",
+            Self::Unknown { .. } => "unknown_value",
+            Self::InvalidBook(_) => "invalid_book",
+        }
+    }
 }
 
 fn json<'a, T: serde::Deserialize<'a>>(what: &'static str, text: &'a str) -> Result<T, ParseError> {
@@ -123,48 +139,8 @@ pub fn parse_frame(products: &Products, text: &str, receive_ts_ns: i64) -> Resul
             .ok_or_else(|| ParseError::UnknownProduct(id.to_owned()))
     };
     let (sequence_num, parsed) = match channel {
-        "l2_data" => {
-            let msg: Message<L2Event> = json("l2_data", text)?;
-            let exchange_ts_ns = Some(ts(msg.timestamp)?);
-            let mut books = Vec::with_capacity(msg.events.len());
-            for ev in msg.events {
-                let update = match ev.kind {
-                    "snapshot" => BookUpdateKind::Snapshot,
-                    "update" => BookUpdateKind::Delta,
-                    other => {
-                        return Err(ParseError::Unknown {
-                            what: "l2_data event type",
-                            value: other.into(),
-                        });
-                    }
-                };
-                let (mut bids, mut asks) = (Vec::<Level>::new(), Vec::<Level>::new());
-                for u in ev.updates {
-                    let level = (u.price_level.0, u.new_quantity.0);
-                    match u.side {
-                        "bid" => bids.push(level),
-                        "offer" | "ask" => asks.push(level),
-                        other => {
-                            return Err(ParseError::Unknown {
-                                what: "book side",
-                                value: other.into(),
-                            });
-                        }
-                    }
-                }
-                books.push(BookUpdate {
-                    exchange: products.exchange,
-                    symbol: lookup(&ev.product_id)?,
-                    update,
-                    sequence: msg.sequence_num,
-                    bids,
-                    asks,
-                    exchange_ts_ns,
-                    receive_ts_ns,
-                });
-            }
-            (msg.sequence_num, Parsed::Book(books))
-        }
+        "l2_data" => l2_data(products, lookup, text, receive_ts_ns)
+            .map_err(|e| ParseError::InvalidBook(e.to_string()))?,
         "market_trades" => {
             let msg: Message<TradesEvent> = json("market_trades", text)?;
             let snapshot = msg.events.iter().any(|e| e.kind == "snapshot");
@@ -199,6 +175,55 @@ pub fn parse_frame(products: &Products, text: &str, receive_ts_ns: i64) -> Resul
         _ => (json::<Header>("message", text)?.sequence_num, Parsed::Other),
     };
     Ok(Frame { sequence_num, parsed })
+}
+
+/// An `l2_data` message: snapshot or updates of one or more books.
+fn l2_data(
+    products: &Products,
+    lookup: impl Fn(&str) -> Result<Arc<str>, ParseError>,
+    text: &str,
+    receive_ts_ns: i64,
+) -> Result<(u64, Parsed), ParseError> {
+    let msg: Message<L2Event> = json("l2_data", text)?;
+    let exchange_ts_ns = Some(ts(msg.timestamp)?);
+    let mut books = Vec::with_capacity(msg.events.len());
+    for ev in msg.events {
+        let update = match ev.kind {
+            "snapshot" => BookUpdateKind::Snapshot,
+            "update" => BookUpdateKind::Delta,
+            other => {
+                return Err(ParseError::Unknown {
+                    what: "l2_data event type",
+                    value: other.into(),
+                });
+            }
+        };
+        let (mut bids, mut asks) = (Vec::<Level>::new(), Vec::<Level>::new());
+        for u in ev.updates {
+            let level = (u.price_level.0, u.new_quantity.0);
+            match u.side {
+                "bid" => bids.push(level),
+                "offer" | "ask" => asks.push(level),
+                other => {
+                    return Err(ParseError::Unknown {
+                        what: "book side",
+                        value: other.into(),
+                    });
+                }
+            }
+        }
+        books.push(BookUpdate {
+            exchange: products.exchange,
+            symbol: lookup(&ev.product_id)?,
+            update,
+            sequence: msg.sequence_num,
+            bids,
+            asks,
+            exchange_ts_ns,
+            receive_ts_ns,
+        });
+    }
+    Ok((msg.sequence_num, Parsed::Book(books)))
 }
 
 /// Coinbase trade ids are increasing integers per product.

@@ -51,11 +51,11 @@ pub async fn replay(
     for ev in &rec.events {
         match ev {
             Recorded::Connect { ts_ns, .. } => session.on_connect(*ts_ns, &mut out),
+            Recorded::Disconnect { ts_ns, .. } => session.disconnected(*ts_ns, &mut out),
             Recorded::Recv { data, ts_ns, .. } => {
                 stats.frames += 1;
                 if let Err(e) = session.on_frame(data, *ts_ns, &mut out) {
-                    stats.skipped_frames += 1;
-                    tracing::warn!("message skipped: {e}");
+                    stats.reject(e.reason(), &e);
                 }
             }
             _ => {}

@@ -2,12 +2,18 @@
 //! connection-wide `sequence_num` check and trade de-duplication. The live client and
 //! `replay` both feed it messages, so a recording replays through the live code.
 
-use super::parse::{self, ParseError, Parsed, Products, trade_order};
+use super::parse::{self, ParseError, Parsed, Products};
 use crate::book::L2Book;
 use crate::model::VenueId;
-use crate::model::{BookState, BookStatus, BookUpdateKind, Event};
-use rustc_hash::FxHashMap;
+use crate::model::{BookState, BookStatus, BookUpdateKind, Event, TradeId};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// A `level2` subscription not answered by a snapshot within this long is made again.
+pub const SNAPSHOT_TIMEOUT_NS: i64 = 10_000_000_000;
+/// Text trade ids (not increasing numbers) remembered per product for de-duplication.
+const RECENT_TEXT_IDS: usize = 4096;
 
 /// What the session asks of its driver.
 #[derive(Debug, PartialEq)]
@@ -22,6 +28,42 @@ pub enum Output {
 struct ProductBook {
     book: L2Book,
     synced: bool,
+    /// Since when a snapshot has been awaited (after a (re)subscription).
+    awaiting_since_ns: Option<i64>,
+}
+
+/// Trade ids already published for one product: the highest numeric id, and the most
+/// recent text ids (venues whose ids are not numbers).
+#[derive(Debug, Default, Clone)]
+struct SeenTrades {
+    last_number: u64,
+    text: FxHashSet<Box<str>>,
+    text_order: VecDeque<Box<str>>,
+}
+
+impl SeenTrades {
+    /// Whether `id` is new (and remembers it).
+    fn first_time(&mut self, id: &TradeId) -> bool {
+        match id {
+            TradeId::Number(n) if *n > self.last_number => {
+                self.last_number = *n;
+                true
+            }
+            TradeId::Number(_) => false,
+            TradeId::Text(t) => {
+                if !self.text.insert(t.clone()) {
+                    return false;
+                }
+                self.text_order.push_back(t.clone());
+                if self.text_order.len() > RECENT_TEXT_IDS {
+                    if let Some(old) = self.text_order.pop_front() {
+                        self.text.remove(&old);
+                    }
+                }
+                true
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -29,7 +71,9 @@ pub struct Session {
     products: Products,
     books: FxHashMap<Arc<str>, ProductBook>,
     last_sequence: Option<u64>,
-    last_trade: FxHashMap<Arc<str>, u64>,
+    trades: FxHashMap<Arc<str>, SeenTrades>,
+    /// Books awaiting a snapshot (so messages cost nothing extra once all are synced).
+    awaiting: usize,
 }
 
 impl Session {
@@ -43,7 +87,8 @@ impl Session {
             products,
             books,
             last_sequence: None,
-            last_trade: FxHashMap::default(),
+            trades: FxHashMap::default(),
+            awaiting: 0,
         }
     }
 
@@ -62,18 +107,29 @@ impl Session {
         self.unsync_all("reconnected", receive_ts_ns, out);
     }
 
+    /// The connection was lost: every synced book is announced `resyncing` now.
+    pub fn disconnected(&mut self, receive_ts_ns: i64, out: &mut Vec<Output>) {
+        self.unsync_all("disconnected", receive_ts_ns, out);
+    }
+
+    /// Every book waits for a new snapshot (announced where one was synced); returns
+    /// the products, sorted.
     fn unsync_all(&mut self, reason: &str, receive_ts_ns: i64, out: &mut Vec<Output>) -> Vec<Arc<str>> {
+        let exchange = self.products.exchange();
         let mut products: Vec<Arc<str>> = Vec::new();
         for (product, b) in &mut self.books {
             if b.synced {
                 b.synced = false;
                 out.push(status(
-                    self.products.exchange(),
+                    exchange,
                     product,
                     BookState::Resyncing,
                     reason,
                     receive_ts_ns,
                 ));
+            }
+            if b.awaiting_since_ns.replace(receive_ts_ns).is_none() {
+                self.awaiting += 1;
             }
             products.push(product.clone());
         }
@@ -81,25 +137,76 @@ impl Session {
         products
     }
 
+    /// Every book resyncs through a new `level2` subscription.
+    fn resubscribe_all(&mut self, reason: &str, receive_ts_ns: i64, out: &mut Vec<Output>) {
+        tracing::warn!(exchange = %self.products.exchange(), "{reason}; resubscribing level2");
+        let products = self.unsync_all(reason, receive_ts_ns, out);
+        if !products.is_empty() {
+            out.push(Output::Resubscribe(products));
+        }
+    }
+
+    /// Books whose snapshot has not come within [`SNAPSHOT_TIMEOUT_NS`] are subscribed
+    /// again, announced.
+    fn check_snapshots(&mut self, receive_ts_ns: i64, out: &mut Vec<Output>) {
+        if self.awaiting == 0 {
+            return;
+        }
+        let exchange = self.products.exchange();
+        let mut late: Vec<Arc<str>> = Vec::new();
+        for (product, b) in &mut self.books {
+            if b.awaiting_since_ns
+                .is_some_and(|t| receive_ts_ns.saturating_sub(t) > SNAPSHOT_TIMEOUT_NS)
+            {
+                b.awaiting_since_ns = Some(receive_ts_ns);
+                late.push(product.clone());
+            }
+        }
+        if late.is_empty() {
+            return;
+        }
+        late.sort();
+        let reason = "no level2 snapshot within 10 s";
+        tracing::warn!(%exchange, products = ?late, "{reason}; resubscribing");
+        for product in &late {
+            out.push(status(
+                exchange,
+                product,
+                BookState::Resyncing,
+                reason,
+                receive_ts_ns,
+            ));
+        }
+        out.push(Output::Resubscribe(late));
+    }
+
+    /// Applies a message, or rejects it with the reason. A `level2` message that cannot
+    /// be read resyncs every book at once; any other unread message is a sequence gap
+    /// at the next one.
     pub fn on_frame(
         &mut self,
         text: &str,
         receive_ts_ns: i64,
         out: &mut Vec<Output>,
     ) -> Result<(), ParseError> {
-        let frame = parse::parse_frame(&self.products, text, receive_ts_ns)?;
+        self.check_snapshots(receive_ts_ns, out);
+        let frame = match parse::parse_frame(&self.products, text, receive_ts_ns) {
+            Ok(frame) => frame,
+            Err(e @ ParseError::InvalidBook(_)) => {
+                self.resubscribe_all(&e.to_string(), receive_ts_ns, out);
+                self.last_sequence = None;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(prev) = self.last_sequence {
-            if frame.sequence_num != prev + 1 {
+            if frame.sequence_num != prev.saturating_add(1) {
                 let reason = format!(
                     "sequence gap: expected sequence_num {}, got {}",
-                    prev + 1,
+                    prev.saturating_add(1),
                     frame.sequence_num
                 );
-                tracing::warn!(exchange = %self.products.exchange(), "{reason}; resubscribing level2");
-                let products = self.unsync_all(&reason, receive_ts_ns, out);
-                if !products.is_empty() {
-                    out.push(Output::Resubscribe(products));
-                }
+                self.resubscribe_all(&reason, receive_ts_ns, out);
             }
         }
         self.last_sequence = Some(frame.sequence_num);
@@ -113,6 +220,9 @@ impl Session {
                         BookUpdateKind::Snapshot => {
                             b.book.reset(&u.bids, &u.asks);
                             b.synced = true;
+                            if b.awaiting_since_ns.take().is_some() {
+                                self.awaiting -= 1;
+                            }
                             out.push(status(
                                 self.products.exchange(),
                                 &u.symbol,
@@ -121,7 +231,27 @@ impl Session {
                                 receive_ts_ns,
                             ));
                         }
-                        BookUpdateKind::Delta if b.synced => b.book.apply(&u.bids, &u.asks),
+                        BookUpdateKind::Delta if b.synced => {
+                            b.book.apply(&u.bids, &u.asks);
+                            if b.book.is_crossed() {
+                                // Cannot be right: this book alone starts over.
+                                b.synced = false;
+                                if b.awaiting_since_ns.replace(receive_ts_ns).is_none() {
+                                    self.awaiting += 1;
+                                }
+                                let reason = format!("book crossed after sequence_num {}", u.sequence);
+                                tracing::warn!(exchange = %self.products.exchange(), product = %u.symbol, "{reason}; resubscribing level2");
+                                out.push(status(
+                                    self.products.exchange(),
+                                    &u.symbol,
+                                    BookState::Resyncing,
+                                    &reason,
+                                    receive_ts_ns,
+                                ));
+                                out.push(Output::Resubscribe(vec![u.symbol.clone()]));
+                                continue;
+                            }
+                        }
                         BookUpdateKind::Delta => continue,
                     }
                     out.push(Output::Event(Event::Book(u)));
@@ -129,10 +259,7 @@ impl Session {
             }
             Parsed::Trades { trades, .. } => {
                 for t in trades {
-                    let id = trade_order(&t.id);
-                    let last = self.last_trade.entry(t.symbol.clone()).or_insert(0);
-                    if id > *last {
-                        *last = id;
+                    if self.trades.entry(t.symbol.clone()).or_default().first_time(&t.id) {
                         out.push(Output::Event(Event::Trade(t)));
                     }
                 }
