@@ -10,16 +10,21 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SYMBOLS=${SYMBOLS:-1000}
 LIMIT_100=${LIMIT_100:-120}
 LIMIT_1000=${LIMIT_1000:-60}
+# A diff per symbol every DIFF_EVERY rounds of 100 ms, and the snapshots' share of the
+# venue's request weight at depth 1000 (a long run: LIMIT_1000=600 SHARE_1000=90 DIFF_EVERY=10).
+DIFF_EVERY=${DIFF_EVERY:-1}
+SHARE_1000=${SHARE_1000:-50}
 cargo build --release --locked --quiet
 bin=$PWD/target/release/feedhandler
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 rounds=$(( (LIMIT_100 > LIMIT_1000 ? LIMIT_100 : LIMIT_1000) * 10 + 100 ))
-python3 scripts/gen-many-symbols.py "$dir/many.jsonl" --symbols "$SYMBOLS" --rounds "$rounds"
+python3 scripts/gen-many-symbols.py "$dir/many.jsonl" --symbols "$SYMBOLS" --rounds "$rounds" --diff-every "$DIFF_EVERY"
 symbols=$(python3 -c "print(', '.join(f'S{i:04d}-USDT' for i in range($SYMBOLS)))")
 
-for depth in 100 1000; do
-    limit=$LIMIT_100; [ "$depth" = 1000 ] && limit=$LIMIT_1000
+for depth in ${DEPTHS:-100 1000}; do
+    limit=$LIMIT_100; share=50
+    if [ "$depth" = 1000 ]; then limit=$LIMIT_1000; share=$SHARE_1000; fi
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     "$bin" --log warn simulate --recording "$dir/many.jsonl" --listen "127.0.0.1:$port" --live-book --realtime > "$dir/sim.log" 2>&1 &
     sim=$!
@@ -30,6 +35,7 @@ exchanges:
     symbols: [$symbols]
     channels: [trades, l2_book]
     depth_limit: $depth
+    snapshot_weight_share_percent: $share
     ws_url: ws://127.0.0.1:$port
     rest_url: http://127.0.0.1:$port
 YAML

@@ -4,7 +4,7 @@
 then rounds of one depth diff (two levels) per symbol and a trade every tenth round, in
 cryptofeed's JSON-lines session format. Deterministic; nothing is downloaded.
 
-usage: gen-many-symbols.py OUT.jsonl [--symbols 1000] [--rounds 600]
+usage: gen-many-symbols.py OUT.jsonl [--symbols 1000] [--rounds 600] [--diff-every 1]
 """
 import argparse
 import json
@@ -15,6 +15,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--symbols", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=600, help="diff rounds (100 ms apart)")
+    ap.add_argument("--diff-every", type=int, default=1, help="a symbol's diff every N rounds")
     args = ap.parse_args()
     wires = [f"S{i:04d}USDT" for i in range(args.symbols)]
     t0 = 1_723_161_254.0
@@ -39,14 +40,17 @@ def main():
             ts = t0 + 0.1 * (r + 1)
             ms = int(ts * 1000)
             for i, w in enumerate(wires):
+                if (r + i) % args.diff_every:
+                    continue
                 mid = 100 + i
                 u = 1000 + 2 * (r + 1)
                 bid = [f"{mid - 0.01 * (1 + r % 50):.2f}", f"{(r % 9) + 1}.00000000"]
                 ask = [f"{mid + 0.01 * (1 + r % 40):.2f}", f"{(r % 4) + 1}.00000000"]
-                data = {"e": "depthUpdate", "E": ms, "s": w, "U": u - 1, "u": u, "b": [bid], "a": [ask]}
+                first = u - 1 - 2 * (args.diff_every - 1)
+                data = {"e": "depthUpdate", "E": ms, "s": w, "U": first, "u": u, "b": [bid], "a": [ask]}
                 line({"t": "recv", "conn": "BINANCE.ws.1", "ts": ts,
                       "data": json.dumps({"stream": f"{w.lower()}@depth@100ms", "data": data}, separators=(",", ":"))})
-                if r % 10 == 0:
+                if r % (10 * args.diff_every) < args.diff_every:
                     trade = {"e": "trade", "E": ms, "s": w, "t": trade_id, "p": f"{mid:.2f}", "q": "0.50000000",
                              "T": ms, "m": r % 20 == 0, "M": True}
                     trade_id += 1

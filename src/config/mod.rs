@@ -266,8 +266,13 @@ enum PropertyValue {
 /// Properties with nested maps joined back into dotted names (`sasl: {password: …}` is
 /// `sasl.password`); numbers and booleans as librdkafka reads them, in text.
 fn flat_properties<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    // Nested maps are written after plain names, so where both give one name the
+    // nested form (as the environment writes it) wins over the file's dotted key.
     fn flatten(prefix: &str, map: BTreeMap<String, PropertyValue>, out: &mut BTreeMap<String, String>) {
-        for (key, value) in map {
+        let (nested, plain): (Vec<_>, Vec<_>) = map
+            .into_iter()
+            .partition(|(_, v)| matches!(v, PropertyValue::Nested(_)));
+        for (key, value) in plain.into_iter().chain(nested) {
             let name = if prefix.is_empty() {
                 key
             } else {
@@ -313,4 +318,27 @@ pub struct TlsConfig {
     /// (a corporate TLS-inspecting proxy, or a local test venue).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flat_properties;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn properties_flatten_and_the_nested_form_wins() {
+        let json = r#"{"sasl.password": "from-file", "sasl": {"password": "from-env", "username": "u"}, "linger.ms": 20, "enable.idempotence": false}"#;
+        let mut de = serde_json::Deserializer::from_str(json);
+        let got: BTreeMap<String, String> = flat_properties(&mut de).unwrap();
+        let want: BTreeMap<String, String> = [
+            ("enable.idempotence", "false"),
+            ("linger.ms", "20"),
+            ("sasl.password", "from-env"),
+            ("sasl.username", "u"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(got, want);
+    }
 }

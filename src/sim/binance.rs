@@ -21,6 +21,10 @@ use tokio_tungstenite::tungstenite::Message;
 pub struct Switches {
     /// Close each connection after sending this many frames.
     pub drop_after_frames: Option<u64>,
+    /// Close each connection this long after it opened.
+    pub drop_every: Option<Duration>,
+    /// Withhold every n-th depth frame of every symbol: a gap each time.
+    pub skip_depth_every: Option<usize>,
     /// Withhold the n-th (0-based) depth frame of this wire symbol: a sequence gap.
     pub skip_depth_frame: Option<(String, usize)>,
     /// Frames replayed again after a reconnect (an overlap the client must de-duplicate).
@@ -250,7 +254,11 @@ impl BinanceSim {
                 t.advanced = true;
             }
         }
-        !matches!(&self.switches.skip_depth_frame, Some((sym, k)) if sym == d.symbol && *k == n)
+        let every = self
+            .switches
+            .skip_depth_every
+            .is_some_and(|k| k > 0 && n % k == k - 1);
+        !every && !matches!(&self.switches.skip_depth_frame, Some((sym, k)) if sym == d.symbol && *k == n)
     }
 
     async fn stream(self: Arc<Self>, path: String, mut ws: ServerWs) {
@@ -272,6 +280,7 @@ impl BinanceSim {
         // first subscribed (set below, once something is subscribed).
         let mut start: Option<usize> = None;
         let mut sent_here = 0u64;
+        let opened = tokio::time::Instant::now();
         loop {
             // Take what the client sent: wait for it while nothing is subscribed, else
             // only what is already there, so playback never blocks on the client.
@@ -298,7 +307,9 @@ impl BinanceSim {
                     None => break,
                 }
             }
-            if self.switches.drop_after_frames.is_some_and(|n| sent_here >= n) {
+            if self.switches.drop_after_frames.is_some_and(|n| sent_here >= n)
+                || self.switches.drop_every.is_some_and(|d| opened.elapsed() >= d)
+            {
                 return;
             }
             let next = {

@@ -25,6 +25,10 @@ pub struct Switches {
     pub drop_after_frames: Option<u64>,
     /// Skip one `sequence_num` after the n-th (0-based) message of the first connection.
     pub skip_sequence_after: Option<u64>,
+    /// Skip one `sequence_num` after every n messages of every connection.
+    pub skip_sequence_every: Option<u64>,
+    /// Close each connection this long after it opened.
+    pub drop_every: Option<Duration>,
     /// Answer the first n `level2` subscriptions (per product) without a snapshot.
     pub withhold_level2_snapshots: u64,
 }
@@ -230,6 +234,7 @@ impl CoinbaseSim {
         let mut sequence = 0u64;
         let mut sent_here = 0u64;
         let mut last_heartbeat = tokio::time::Instant::now();
+        let opened = tokio::time::Instant::now();
         let mut withholding = false;
         let mut heartbeats = 0u64;
         let mut settled = false;
@@ -297,7 +302,9 @@ impl CoinbaseSim {
                 None if !settled => return,
                 None => {}
             }
-            if self.switches.drop_after_frames.is_some_and(|n| sent_here >= n) {
+            if self.switches.drop_after_frames.is_some_and(|n| sent_here >= n)
+                || self.switches.drop_every.is_some_and(|d| opened.elapsed() >= d)
+            {
                 return;
             }
             let next = {
@@ -334,6 +341,13 @@ impl CoinbaseSim {
                     }
                     sequence += 1;
                     if connection == 1 && self.switches.skip_sequence_after == Some(sent_here) {
+                        sequence += 1;
+                    }
+                    if self
+                        .switches
+                        .skip_sequence_every
+                        .is_some_and(|k| k > 0 && sent_here % k == k - 1)
+                    {
                         sequence += 1;
                     }
                     sent_here += 1;

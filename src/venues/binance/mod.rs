@@ -3,6 +3,7 @@
 
 pub mod client;
 mod handover;
+mod instruments;
 pub mod messages;
 pub mod parse;
 mod plan;

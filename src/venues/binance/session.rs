@@ -188,8 +188,12 @@ impl Session {
                 let symbol = d.symbol.clone();
                 match sync.on_diff(d) {
                     Step::Applied(u) => out.push(Output::Event(Event::Book(u))),
-                    Step::Gap { expected } => {
-                        let reason = format!("sequence gap: expected {expected}");
+                    step @ (Step::Gap { .. } | Step::Invalid { .. }) => {
+                        let reason = match step {
+                            Step::Gap { expected } => format!("sequence gap: expected {expected}"),
+                            Step::Invalid { reason } => reason,
+                            _ => unreachable!("matched above"),
+                        };
                         tracing::warn!(exchange = %self.instruments.exchange(), %symbol, "{reason}; resyncing this symbol");
                         out.push(status(
                             self.instruments.exchange(),

@@ -54,6 +54,11 @@ pub enum Step {
     Gap {
         expected: String,
     },
+    /// The diff cannot be right (see the module doc); the book starts over and needs a
+    /// snapshot.
+    Invalid {
+        reason: String,
+    },
 }
 
 /// What a snapshot did.
@@ -264,10 +269,10 @@ impl BookSync {
     }
 
     /// Drops the book and the diff: it cannot be applied nor kept for a snapshot.
-    fn reject(&mut self, expected: String) -> Step {
+    fn reject(&mut self, reason: String) -> Step {
         self.book = L2Book::default();
         self.state = State::Buffering(Vec::new());
-        Step::Gap { expected }
+        Step::Invalid { reason }
     }
 
     /// Applies a snapshot and the buffered diffs after it.
@@ -318,6 +323,11 @@ impl BookSync {
                 Step::Gap { expected } => {
                     return SnapshotStep::TooOld {
                         reason: format!("buffered gap: {expected}"),
+                    };
+                }
+                Step::Invalid { reason } => {
+                    return SnapshotStep::TooOld {
+                        reason: format!("buffered diff: {reason}"),
                     };
                 }
                 Step::Buffered | Step::Stale => {}

@@ -219,6 +219,26 @@ impl Session {
                     match u.update {
                         BookUpdateKind::Snapshot => {
                             b.book.reset(&u.bids, &u.asks);
+                            if b.book.is_crossed() {
+                                // Not a book: asked for again, still awaited.
+                                let reason = "level2 snapshot is crossed";
+                                let exchange = self.products.exchange();
+                                tracing::warn!(%exchange, product = %u.symbol, "{reason}; resubscribing level2");
+                                if std::mem::take(&mut b.synced) {
+                                    out.push(status(
+                                        exchange,
+                                        &u.symbol,
+                                        BookState::Resyncing,
+                                        reason,
+                                        receive_ts_ns,
+                                    ));
+                                }
+                                if b.awaiting_since_ns.replace(receive_ts_ns).is_none() {
+                                    self.awaiting += 1;
+                                }
+                                out.push(Output::Resubscribe(vec![u.symbol.clone()]));
+                                continue;
+                            }
                             b.synced = true;
                             if b.awaiting_since_ns.take().is_some() {
                                 self.awaiting -= 1;
