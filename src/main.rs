@@ -57,7 +57,7 @@ enum Command {
         #[arg(long)]
         tls_dir: Option<PathBuf>,
         #[command(flatten)]
-        faults: feedhandler::sim::faults::Faults,
+        faults: Box<feedhandler::sim::faults::Faults>,
     },
     /// Validate the configuration and print the resolved plan (exchanges, channels,
     /// symbols, and the proxy or `direct` route of each connection kind).
@@ -93,7 +93,7 @@ fn main() -> ExitCode {
             listen,
             tls_dir,
             faults,
-        } => exit(runtime().and_then(|rt| rt.block_on(simulate(recording, listen, tls_dir, faults)))),
+        } => exit(runtime().and_then(|rt| rt.block_on(simulate(recording, listen, tls_dir, *faults)))),
         Command::Run { config, record } => {
             let cfg = match load(&config) {
                 Ok(cfg) => cfg,
