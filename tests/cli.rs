@@ -210,7 +210,7 @@ async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credential
         \x20 snapshots: 1000 levels, weight 50 each, 100 for 2 books; budget 3000 weight/min (50% of 6000) -> first sync at once\n\
         \x20 http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: socks5h://proxy:1081 (timeout 30 s)\n\
         exchange binance_futures\n  channels:  l2_book\n  symbols:   BTC-USDT-PERP\n\
-        \x20 snapshots: 1000 levels, weight 20 each, 20 for 1 books; budget 1200 weight/min (50% of 2400) -> first sync at once\n\
+        \x20 snapshots: 1000 levels, weight 20 each, 20 for 1 book; budget 1200 weight/min (50% of 2400) -> first sync at once\n\
         \x20 http:      socks5h://***:***@proxy:1080 (timeout 15 s)\n  websocket: http://***:***@ws-proxy:3128 (timeout 30 s)\n";
     assert!(stdout.ends_with(expected), "plan:\n{stdout}");
     assert!(!stdout.contains("hunter2") && !stdout.contains("env-secret") && !stdout.contains("admin"));

@@ -85,3 +85,51 @@ async fn a_fault_the_venue_cannot_play_is_refused() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("are Coinbase faults"), "{stderr}");
 }
+
+/// A Coinbase recording with one message taken out: a gap in its `sequence_num`.
+fn coinbase_with_a_gap() -> feedhandler::record::reader::Recording {
+    use feedhandler::record::reader::Recorded;
+    let mut rec = recording(COINBASE_CF);
+    let l2: Vec<usize> = (rec.events.iter().enumerate())
+        .filter(|(_, e)| matches!(e, Recorded::Recv { data, .. } if data.contains(r#""channel":"l2_data""#) && data.contains(r#""type":"update""#)))
+        .map(|(i, _)| i)
+        .collect();
+    rec.events.remove(l2[l2.len() / 2]);
+    rec
+}
+
+async fn coinbase_statuses(switches: feedhandler::sim::coinbase::Switches) -> Vec<String> {
+    use feedhandler::sim::coinbase::CoinbaseSim;
+    let venue = LocalVenue::serve(std::sync::Arc::new(CoinbaseSim::new(
+        &coinbase_with_a_gap(),
+        switches,
+    )))
+    .await;
+    let yaml = format!(
+        "exchanges:\n  coinbase:\n    symbols: [BTC-USD, ETH-USD]\n    channels: [trades, l2_book]\n    ws_url: {}\n    rest_url: {}/api/v3/brokerage\ntls: {{ ca_file: {} }}\n",
+        venue.ws_url(),
+        venue.rest_url(),
+        venue.ca.ca_pem.display()
+    );
+    let cfg = write_config(venue.dir.path(), "coinbase.yaml", &yaml);
+    let cmd = command(&["run", "--config", cfg.to_str().unwrap()]);
+    let out = run_until_played(cmd, &venue, Duration::from_millis(2000)).await;
+    assert!(out.status.success(), "{}", out.stderr);
+    statuses(&out.stdout).into_iter().map(|(_, s)| s).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coinbase_simulator_keeps_the_recordings_gaps_unless_renumbering() {
+    use feedhandler::sim::coinbase::Switches;
+    let kept = coinbase_statuses(Switches::default()).await;
+    assert!(
+        kept.iter().any(|s| s == "resyncing"),
+        "the recorded gap reaches the client: {kept:?}"
+    );
+    let renumbered = coinbase_statuses(Switches {
+        renumber: true,
+        ..Switches::default()
+    })
+    .await;
+    assert_eq!(renumbered, ["synced", "synced"], "renumbered: no gap");
+}

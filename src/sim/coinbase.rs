@@ -31,6 +31,8 @@ pub struct Switches {
     pub drop_every: Option<Duration>,
     /// Answer the first n `level2` subscriptions (per product) without a snapshot.
     pub withhold_level2_snapshots: u64,
+    /// Number messages 0, 1, 2, … per connection, hiding gaps the recording has.
+    pub renumber: bool,
 }
 
 /// Heartbeats once the recording has been played (Coinbase sends one per second).
@@ -43,6 +45,8 @@ const SUBSCRIBE_SETTLE: Duration = Duration::from_millis(200);
 struct Frame {
     channel: String,
     text: String,
+    /// As recorded.
+    sequence_num: Option<u64>,
 }
 
 #[derive(Default)]
@@ -63,6 +67,10 @@ pub struct CoinbaseSim {
     state: Mutex<State>,
     http_requests: AtomicU64,
     client_messages: Mutex<Vec<String>>,
+}
+
+fn sequence_of(text: &str) -> Option<u64> {
+    serde_json::from_str::<Value>(text).ok()?["sequence_num"].as_u64()
 }
 
 fn channel_of(text: &str) -> String {
@@ -96,6 +104,7 @@ impl CoinbaseSim {
                 Recorded::Recv { data, .. } => frames.push(Frame {
                     channel: channel_of(data),
                     text: data.clone(),
+                    sequence_num: sequence_of(data),
                 }),
                 _ => {}
             }
@@ -312,6 +321,14 @@ impl CoinbaseSim {
                 match self.frames.get(st.cursor) {
                     None => None,
                     Some(frame) => {
+                        // A gap in the recording's numbers stays a gap (unless renumbering):
+                        // only messages not subscribed here are left out of the count.
+                        let previous = st.cursor.checked_sub(1).and_then(|i| self.frames[i].sequence_num);
+                        if let (false, Some(prev), Some(now)) =
+                            (self.switches.renumber, previous, frame.sequence_num)
+                        {
+                            sequence += now.saturating_sub(prev + 1).min(1_000_000);
+                        }
                         st.cursor += 1;
                         Self::advance(&mut st, frame);
                         let wanted = match frame.channel.as_str() {

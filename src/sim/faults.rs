@@ -45,6 +45,9 @@ pub struct Faults {
     /// Coinbase: skip one sequence_num after every this many messages (a gap each time).
     #[arg(long, value_name = "MESSAGES")]
     pub skip_sequence_every: Option<u64>,
+    /// Coinbase: number messages 0, 1, 2, … per connection, hiding the recording's gaps.
+    #[arg(long)]
+    pub renumber: bool,
     /// Coinbase: answer the first this many level2 subscriptions without a snapshot.
     #[arg(long, value_name = "PRODUCTS", default_value_t = 0)]
     pub withhold_level2_snapshots: u64,
@@ -61,10 +64,9 @@ impl Faults {
         if self.skip_sequence_after.is_some()
             || self.skip_sequence_every.is_some()
             || self.withhold_level2_snapshots > 0
+            || self.renumber
         {
-            return Err(
-                "--skip-sequence-after, --skip-sequence-every and --withhold-level2-snapshots are Coinbase faults".into(),
-            );
+            return Err("--skip-sequence-after, --skip-sequence-every, --withhold-level2-snapshots and --renumber are Coinbase faults".into());
         }
         Ok(super::binance::Switches {
             drop_after_frames: self.drop_after_frames,
@@ -99,6 +101,7 @@ impl Faults {
             drop_every: self.drop_every_ms.map(Duration::from_millis),
             skip_sequence_after: self.skip_sequence_after,
             skip_sequence_every: self.skip_sequence_every,
+            renumber: self.renumber,
             withhold_level2_snapshots: self.withhold_level2_snapshots,
         })
     }

@@ -117,8 +117,9 @@ impl VenueConfig {
                 let symbols = self.common.symbols.len();
                 let (each, total, budget, seconds) = settings.sync_cost(venue, symbols);
                 lines.push(format!(
-                    "snapshots: {} levels, weight {each} each, {total} for {symbols} books; budget {budget} weight/min ({}% of {}) -> first sync {}",
+                    "snapshots: {} levels, weight {each} each, {total} for {symbols} book{}; budget {budget} weight/min ({}% of {}) -> first sync {}",
                     settings.depth_limit(),
+                    if symbols == 1 { "" } else { "s" },
                     settings.snapshot_weight_share_percent(),
                     venue.request_weight_per_minute,
                     if seconds == 0 { "at once".to_owned() } else { format!("in about {}", duration(seconds)) }
