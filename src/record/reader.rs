@@ -281,16 +281,15 @@ impl HftState {
     }
 
     fn finish(self, rec: &mut Recording) {
-        let (exchange, prefix, host) = if self.futures {
-            ("BINANCE_FUTURES", "/fapi/v1", "https://fapi.binance.com")
-        } else {
-            ("BINANCE", "/api/v3", "https://api.binance.com")
-        };
-        rec.exchange = exchange.to_owned();
+        let (name, venue) = crate::venues::binance::venue::of_capture(self.futures);
+        rec.exchange = name.to_owned();
         let symbol = self.symbol.unwrap_or_default();
         for i in self.snapshots {
             if let Recorded::Http { url, .. } = &mut rec.events[i] {
-                *url = format!("{host}{prefix}/depth?symbol={symbol}&limit=1000");
+                *url = format!(
+                    "{}{}/depth?symbol={symbol}&limit=1000",
+                    venue.rest_url, venue.api_prefix
+                );
             }
         }
     }

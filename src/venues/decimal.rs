@@ -32,17 +32,44 @@ pub fn parse_exact(s: &str) -> Result<Decimal, BadDecimal> {
     if int.is_empty() || (has_dot && frac.is_empty()) {
         return Err(BadDecimal::Format);
     }
+    let mut mantissa: u64 = 0;
+    let mut significant = 0u32;
+    for &c in int.iter().chain(frac) {
+        let digit = c.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(BadDecimal::Format);
+        }
+        significant += u32::from(significant > 0 || digit != 0);
+        if significant > 19 {
+            // Beyond what a u64 holds (rare): read the digits again, wide.
+            return wide(int, frac);
+        }
+        mantissa = mantissa * 10 + u64::from(digit);
+    }
+    match u32::try_from(frac.len()) {
+        // The two low words of the 96-bit mantissa; the scale is in range.
+        Ok(scale @ 0..=MAX_DIGITS) => Ok(Decimal::from_parts(
+            mantissa as u32,
+            (mantissa >> 32) as u32,
+            0,
+            false,
+            scale,
+        )),
+        _ => Err(BadDecimal::TooLong),
+    }
+}
+
+/// `parse_exact` for 20 to 28 significant digits (the digits are known to be digits).
+fn wide(int: &[u8], frac: &[u8]) -> Result<Decimal, BadDecimal> {
     let mut mantissa: u128 = 0;
     let mut significant = 0u32;
     for &c in int.iter().chain(frac) {
         if !c.is_ascii_digit() {
             return Err(BadDecimal::Format);
         }
-        if significant > 0 || c != b'0' {
-            significant += 1;
-            if significant > MAX_DIGITS {
-                return Err(BadDecimal::TooLong);
-            }
+        significant += u32::from(significant > 0 || c != b'0');
+        if significant > MAX_DIGITS {
+            return Err(BadDecimal::TooLong);
         }
         mantissa = mantissa * 10 + u128::from(c - b'0');
     }

@@ -85,6 +85,16 @@ pub const US: BinanceVenue = BinanceVenue {
     depth_limits: &[5, 10, 20, 50, 100, 500, 1000, 5000],
 };
 
+/// The venue of an hftbacktest capture (Binance spot or USD-M; futures diffs carry
+/// `pu`), as recordings name it.
+pub fn of_capture(futures: bool) -> (&'static str, &'static BinanceVenue) {
+    if futures {
+        ("BINANCE_FUTURES", &FUTURES)
+    } else {
+        ("BINANCE", &SPOT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
