@@ -12,19 +12,6 @@ use support::*;
 
 const VALID: &str = "exchanges:\n  binance: { symbols: [BTC-USDT], channels: [trades, l2_book] }\n";
 
-async fn check(yaml: &str, env: &[(&str, &str)]) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(dir.path(), "feedhandler.yaml", yaml);
-    let mut cmd = command(&["check", "--config", path.to_str().unwrap()]);
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().await.unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr)
-        .unwrap()
-        .replace(path.to_str().unwrap(), "FILE");
-    (out.status.code().unwrap(), stdout, stderr)
-}
-
 #[tokio::test]
 async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential() {
     let proxy = |value: &str| format!("proxy:\n  default:\n    http: {value}\n{VALID}");

@@ -8,19 +8,6 @@ use support::*;
 
 const VALID: &str = "exchanges:\n  binance: { symbols: [BTC-USDT], channels: [trades] }\n";
 
-async fn check(yaml: &str, env: &[(&str, &str)]) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(dir.path(), "feedhandler.yaml", yaml);
-    let mut cmd = command(&["check", "--config", path.to_str().unwrap()]);
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().await.unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr)
-        .unwrap()
-        .replace(path.to_str().unwrap(), "FILE");
-    (out.status.code().unwrap(), stdout, stderr)
-}
-
 #[tokio::test]
 async fn configurations_that_passed_but_should_not() {
     let long_host = format!("h{}", "x".repeat(299));

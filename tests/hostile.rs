@@ -56,6 +56,26 @@ fn set_field(rec: &mut Recording, i: usize, key: &str, value: &str) {
     data.replace_range(start..start + len, value);
 }
 
+/// `reason` was counted `n` times.
+fn assert_rejected(stats: &ReplayStats, reason: &str, n: u64) {
+    assert_eq!(
+        stats.rejected.get(reason),
+        Some(&n),
+        "{reason}: {:?}",
+        stats.rejected
+    );
+}
+
+/// Some book was announced `resyncing` with a reason containing `needle`.
+fn assert_resynced(events: &[Event], needle: &str) {
+    let st = statuses(events);
+    assert!(
+        st.iter()
+            .any(|(s, r)| *s == BookState::Resyncing && r.contains(needle)),
+        "no resync for {needle:?}: {st:?}"
+    );
+}
+
 fn statuses(events: &[Event]) -> Vec<(BookState, String)> {
     (events.iter())
         .filter_map(|e| match e {
@@ -110,24 +130,9 @@ async fn timestamps_out_of_range_are_rejected_not_wrapped() {
     let depth = middle_frame(&rec, "@depth");
     set_field(&mut rec, depth, "E", &i64::MAX.to_string());
     let (stats, events) = events_of(&rec).await;
-    assert_eq!(
-        stats.rejected.get("timestamp_out_of_range"),
-        Some(&1),
-        "{:?}",
-        stats.rejected
-    );
-    assert_eq!(
-        stats.rejected.get("invalid_depth"),
-        Some(&1),
-        "{:?}",
-        stats.rejected
-    );
-    let st = statuses(&events);
-    assert!(
-        st.iter()
-            .any(|(s, r)| *s == BookState::Resyncing && r.contains("depth event time")),
-        "{st:?}"
-    );
+    assert_rejected(&stats, "timestamp_out_of_range", 1);
+    assert_rejected(&stats, "invalid_depth", 1);
+    assert_resynced(&events, "depth event time");
     for e in &events {
         match e {
             Event::Trade(t) => assert!(t.exchange_ts_ns > 0),
@@ -141,12 +146,7 @@ async fn timestamps_out_of_range_are_rejected_not_wrapped() {
     let i = middle_frame(&cb, "\"channel\":\"market_trades\"");
     set_field(&mut cb, i, "time", "\"2300-01-01T00:00:00Z\"");
     let (stats, events) = events_of(&cb).await;
-    assert_eq!(
-        stats.rejected.get("timestamp_out_of_range"),
-        Some(&1),
-        "{:?}",
-        stats.rejected
-    );
+    assert_rejected(&stats, "timestamp_out_of_range", 1);
     assert!(
         events
             .iter()
@@ -157,18 +157,8 @@ async fn timestamps_out_of_range_are_rejected_not_wrapped() {
     let j = middle_frame(&cb, "\"channel\":\"l2_data\"");
     set_field(&mut cb, j, "timestamp", "\"2300-01-01T00:00:00Z\"");
     let (stats, events) = events_of(&cb).await;
-    assert_eq!(
-        stats.rejected.get("invalid_book"),
-        Some(&1),
-        "{:?}",
-        stats.rejected
-    );
-    let st = statuses(&events);
-    assert!(
-        st.iter()
-            .any(|(s, r)| *s == BookState::Resyncing && r.contains("invalid level2 message: bad timestamp")),
-        "{st:?}"
-    );
+    assert_rejected(&stats, "invalid_book", 1);
+    assert_resynced(&events, "invalid level2 message: bad timestamp");
     for e in &events {
         if let Event::Book(b) = e {
             assert!(b.exchange_ts_ns.is_none_or(|t| t > 0));
@@ -206,19 +196,9 @@ async fn negative_values_are_refused_and_books_resync() {
     let trade = middle_frame(&rec, "@trade");
     set_field(&mut rec, trade, "q", "\"-1\"");
     let (stats, events) = events_of(&rec).await;
-    assert_eq!(
-        stats.rejected.get("invalid_depth"),
-        Some(&1),
-        "{:?}",
-        stats.rejected
-    );
-    assert_eq!(stats.rejected.get("malformed"), Some(&1), "{:?}", stats.rejected);
-    let st = statuses(&events);
-    assert!(
-        st.iter()
-            .any(|(s, r)| *s == BookState::Resyncing && r.contains("invalid depth frame")),
-        "{st:?}"
-    );
+    assert_rejected(&stats, "invalid_depth", 1);
+    assert_rejected(&stats, "malformed", 1);
+    assert_resynced(&events, "invalid depth frame");
     for e in &events {
         match e {
             Event::Trade(t) => assert!(t.price.is_sign_positive() && t.amount.is_sign_positive()),
@@ -243,12 +223,7 @@ async fn negative_values_are_refused_and_books_resync() {
         *body = body.replacen("\"bids\":[[\"", "\"bids\":[[\"-", 1);
     }
     let (stats, events) = events_of(&rec).await;
-    assert_eq!(
-        stats.rejected.get("bad_snapshot"),
-        Some(&1),
-        "{:?}",
-        stats.rejected
-    );
+    assert_rejected(&stats, "bad_snapshot", 1);
     assert!(
         events.iter().all(|e| !matches!(e, Event::Book(_))),
         "no book without a valid snapshot"
@@ -258,18 +233,8 @@ async fn negative_values_are_refused_and_books_resync() {
     let i = middle_frame(&cb, "\"channel\":\"l2_data\"");
     edit(&mut cb, i, "\"new_quantity\":\"", "\"new_quantity\":\"-");
     let (stats, events) = events_of(&cb).await;
-    assert_eq!(
-        stats.rejected.get("invalid_book"),
-        Some(&1),
-        "{:?}",
-        stats.rejected
-    );
-    let st = statuses(&events);
-    assert!(
-        st.iter()
-            .any(|(s, r)| *s == BookState::Resyncing && r.contains("invalid level2 message")),
-        "{st:?}"
-    );
+    assert_rejected(&stats, "invalid_book", 1);
+    assert_resynced(&events, "invalid level2 message");
 }
 
 #[tokio::test]

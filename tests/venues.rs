@@ -13,22 +13,8 @@ use support::*;
 
 const VALID: &str = "exchanges:\n  binance: { symbols: [BTC-USDT], channels: [trades] }\n";
 
-async fn check(dir: &Path, yaml: &str) -> (i32, String, String) {
-    let path = write_config(dir, "check.yaml", yaml);
-    let out = command(&["check", "--config", path.to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).replace(path.to_str().unwrap(), "FILE"),
-    )
-}
-
 #[tokio::test]
 async fn unknown_venues_are_rejected_with_the_key_path_and_the_known_venues() {
-    let dir = tempfile::tempdir().unwrap();
     let known = "expected one of: binance, binance_futures, binance_us, coinbase";
     for (yaml, expected) in [
         (
@@ -44,7 +30,7 @@ async fn unknown_venues_are_rejected_with_the_key_path_and_the_known_venues() {
             "a venue name is 1-32 characters of a-z, 0-9 and _".to_owned(),
         ),
     ] {
-        let (code, stdout, stderr) = check(dir.path(), &yaml).await;
+        let (code, stdout, stderr) = check(&yaml, &[]).await;
         assert_eq!(code, 2, "{stderr}");
         assert!(stdout.is_empty());
         assert!(stderr.contains(&expected), "expected {expected:?} in:\n{stderr}");
@@ -53,7 +39,6 @@ async fn unknown_venues_are_rejected_with_the_key_path_and_the_known_venues() {
 
 #[tokio::test]
 async fn each_venue_validates_its_own_keys() {
-    let dir = tempfile::tempdir().unwrap();
     // (section, expected): Binance.US takes 5000-level snapshots, USD-M futures not; keys
     // of another kind are named as such; unknown keys list what the kind takes.
     for (section, expected) in [
@@ -74,12 +59,12 @@ async fn each_venue_validates_its_own_keys() {
             "exchanges.binance_us.depth (file FILE): unknown key `depth`; expected one of: symbols, channels, ws_url, rest_url, idle_timeout_ms, reconnect_max_delay_ms, trade_stream, depth_limit, max_connection_age_s, snapshot_weight_share_percent",
         ),
     ] {
-        let (code, _, stderr) = check(dir.path(), &format!("exchanges:\n  {section}\n")).await;
+        let (code, _, stderr) = check(&format!("exchanges:\n  {section}\n"), &[]).await;
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
     }
     let yaml = "exchanges:\n  binance_us: { symbols: [BTC-USD, ETH-USDT], channels: [trades, l2_book], depth_limit: 5000 }\n";
-    let (code, stdout, stderr) = check(dir.path(), yaml).await;
+    let (code, stdout, stderr) = check(yaml, &[]).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.ends_with("exchange binance_us\n  channels:  trades, l2_book\n  symbols:   BTC-USD, ETH-USDT\n  snapshots: 5000 levels, weight 50 each, 100 for 2 books; budget 600 weight/min (50% of 1200) -> first sync at once\n  http:      direct\n  websocket: direct\n"),

@@ -126,6 +126,21 @@ pub fn command(args: &[&str]) -> tokio::process::Command {
     cmd
 }
 
+/// `feedhandler check` on `yaml` with `env`: exit code, stdout, and stderr with the
+/// file's path written `FILE`.
+pub async fn check(yaml: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), "feedhandler.yaml", yaml);
+    let mut cmd = command(&["check", "--config", path.to_str().unwrap()]);
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().await.unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr)
+        .unwrap()
+        .replace(path.to_str().unwrap(), "FILE");
+    (out.status.code().unwrap(), stdout, stderr)
+}
+
 pub struct Finished {
     pub status: std::process::ExitStatus,
     pub stdout: String,

@@ -32,6 +32,13 @@ struct ProductBook {
     awaiting_since_ns: Option<i64>,
 }
 
+impl ProductBook {
+    /// A snapshot is awaited from `since_ns` on; true if it was not awaited before.
+    fn await_snapshot(&mut self, since_ns: i64) -> bool {
+        self.awaiting_since_ns.replace(since_ns).is_none()
+    }
+}
+
 /// Trade ids already published for one product: the highest numeric id, and the most
 /// recent text ids (venues whose ids are not numbers).
 #[derive(Debug, Default, Clone)]
@@ -128,7 +135,7 @@ impl Session {
                     receive_ts_ns,
                 ));
             }
-            if b.awaiting_since_ns.replace(receive_ts_ns).is_none() {
+            if b.await_snapshot(receive_ts_ns) {
                 self.awaiting += 1;
             }
             products.push(product.clone());
@@ -233,7 +240,7 @@ impl Session {
                                         receive_ts_ns,
                                     ));
                                 }
-                                if b.awaiting_since_ns.replace(receive_ts_ns).is_none() {
+                                if b.await_snapshot(receive_ts_ns) {
                                     self.awaiting += 1;
                                 }
                                 out.push(Output::Resubscribe(vec![u.symbol.clone()]));
@@ -256,7 +263,7 @@ impl Session {
                             if b.book.is_crossed() {
                                 // Cannot be right: this book alone starts over.
                                 b.synced = false;
-                                if b.awaiting_since_ns.replace(receive_ts_ns).is_none() {
+                                if b.await_snapshot(receive_ts_ns) {
                                     self.awaiting += 1;
                                 }
                                 let reason = format!("book crossed after sequence_num {}", u.sequence);
