@@ -166,3 +166,34 @@ async fn the_http_client_cache_stays_bounded_when_routes_change() {
         "one client per recent route, 32 at most"
     );
 }
+
+/// tinyproxy answers wrong credentials with 401 and an HTML page, to CONNECT (https
+/// venues) and to plain-http requests alike; both are named as the proxy rejecting
+/// the credentials, without the page.
+#[tokio::test]
+async fn a_401_from_an_http_proxy_is_a_credentials_rejection() {
+    let tls_venue = LocalVenue::start(&recording(SPOT_HFT), Switches::default()).await;
+    let sim = Arc::new(feedhandler::sim::binance::BinanceSim::new(
+        &recording(SPOT_HFT),
+        Switches::default(),
+    ));
+    let (plain, _server) = feedhandler::sim::server::spawn("127.0.0.1:0".parse().unwrap(), None, sim)
+        .await
+        .unwrap();
+    let proxy = Proxy::tinyproxy(Some(("feeduser", "s3cret-Pa55"))).await;
+    let resolver = via(&proxy.url("http", Some(("feeduser", "wrong-pass"))));
+    let http = factory(&resolver, &tls_venue).http(binance());
+    for base in [tls_venue.rest_url(), format!("http://localhost:{}", plain.port())] {
+        let url = url::Url::parse(&format!("{base}/api/v3/exchangeInfo")).unwrap();
+        let e = http.get_text(&url).await.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e.cause, Cause::ProxyAuth(_)), "{base}: {text}");
+        assert!(text.contains("proxy rejected the credentials"), "{text}");
+        assert!(!text.contains("<html") && !text.contains("wrong-pass"), "{text}");
+    }
+    let reports = resolver.reports.lock().unwrap().clone();
+    assert!(
+        reports.iter().all(|(_, failed, against, _)| *failed && *against),
+        "{reports:?}"
+    );
+}
