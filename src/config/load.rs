@@ -91,7 +91,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             reason: "this key is given twice; the last would silently win".into(),
         })
         .collect();
-    early.extend(env_problems(std::env::vars()));
+    // Names that are not Unicode cannot be ours; `vars()` would panic on them.
+    let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v)));
+    early.extend(env_problems(vars));
     if !early.is_empty() {
         return Err(ConfigError::Invalid(early));
     }
@@ -148,7 +150,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// `FEEDHANDLER_…` variables that name no key (`FEEDHANDLER_PROXY__=x`): figment would
 /// ignore them, and with them what the operator meant to set.
-fn env_problems(vars: impl Iterator<Item = (String, String)>) -> Vec<Problem> {
+fn env_problems<V>(vars: impl Iterator<Item = (String, V)>) -> Vec<Problem> {
     vars.filter_map(|(name, _)| {
         let key = name.strip_prefix(ENV_PREFIX)?;
         let empty = key.is_empty() || key.split("__").any(str::is_empty);

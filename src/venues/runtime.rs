@@ -69,10 +69,11 @@ impl From<Lost> for Result<Ended, VenueError> {
     }
 }
 
-/// The next frame, unless the connection is idle past `idle`, closed, or failed.
-/// Cancel-safe (see [`WsConn::recv`]).
-pub async fn read(ws: &mut WsConn, idle: Duration) -> Result<Frame, Lost> {
-    match tokio::time::timeout(idle, ws.recv()).await {
+/// The next frame, unless none comes by `idle_until` (the last frame's time plus the
+/// idle timeout: other work in the caller's loop does not restart it), or the
+/// connection is closed or failed. Cancel-safe (see [`WsConn::recv`]).
+pub async fn read(ws: &mut WsConn, idle_until: Instant) -> Result<Frame, Lost> {
+    match tokio::time::timeout_at(idle_until, ws.recv()).await {
         Ok(Ok(Some(frame))) => Ok(frame),
         Ok(Ok(None)) => Err(Lost::Closed),
         Ok(Err(e)) => Err(Lost::Failed(e)),

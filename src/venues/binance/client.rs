@@ -19,6 +19,7 @@ use crate::venues::{VenueError, endpoint};
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 use url::Url;
 
 /// No data frame for this long: the connection is presumed dead (`idle_timeout_ms`).
@@ -156,6 +157,7 @@ impl Connection for BinanceConnection {
         let mut out = Vec::new();
         self.session
             .restart("reconnected", ws.connected_ts_ns(), &mut out);
+        let mut idle_until = Instant::now() + shared.idle_timeout;
         loop {
             if !publish(link, &mut snapshots, &mut self.session, &mut out).await {
                 handover.close().await;
@@ -172,8 +174,9 @@ impl Connection for BinanceConnection {
                     snapshots.apply(&mut self.session, link, answer, &mut out);
                     Step::Waiting
                 }
-                frame = runtime::read(&mut ws, shared.idle_timeout) => match frame {
+                frame = runtime::read(&mut ws, idle_until) => match frame {
                     Ok(frame) => {
+                        idle_until = Instant::now() + shared.idle_timeout;
                         link.data_arrived();
                         on_frame(&mut self.session, link, &frame, &mut out);
                         handover.on_old(&frame)
@@ -193,9 +196,14 @@ impl Connection for BinanceConnection {
                 Step::Waiting => {}
                 Step::Open => {
                     tracing::info!(exchange = %shared.exchange, "connection age limit: opening a replacement");
-                    handover.opening(open_replacement(shared.clone(), self.streams.clone(), &ws));
+                    let last_subscribe = plan::subscribe_messages(&self.streams).len() as u64;
+                    handover.opening(
+                        open_replacement(shared.clone(), self.streams.clone(), &ws),
+                        last_subscribe,
+                    );
                 }
                 Step::TakeOver(why) => {
+                    idle_until = Instant::now() + shared.idle_timeout;
                     for frame in handover.take_over(&mut ws).await {
                         on_frame(&mut self.session, link, &frame, &mut out);
                     }

@@ -44,6 +44,17 @@ pub struct Hold {
     /// Frames the old connection delivered before that (since the replacement started
     /// opening), in case it is ahead.
     old_seen: FxHashSet<u64>,
+    /// The id of the replacement's last SUBSCRIBE: data before its answer may come from
+    /// streams subscribed earlier while later ones are not live yet, so the first data
+    /// frame that counts is the one after it.
+    last_subscribe: Option<u64>,
+    subscribed: bool,
+}
+
+/// A SUBSCRIBE answer: `{"result":null,"id":N}`.
+#[derive(serde::Deserialize)]
+struct Answer {
+    id: u64,
 }
 
 fn digest(frame: &Frame) -> u64 {
@@ -56,10 +67,21 @@ impl Hold {
         self.first.is_some()
     }
 
+    /// The replacement's SUBSCRIBE messages were numbered up to `id`.
+    pub fn subscribed_up_to(&mut self, id: u64) {
+        self.last_subscribe = Some(id);
+    }
+
     /// A frame of the replacement: held until it takes over.
     pub fn on_new(&mut self, frame: Frame) -> Step {
         let mut step = Step::Waiting;
-        if self.first.is_none() && frame.text.starts_with("{\"stream\"") {
+        let data = frame.text.starts_with("{\"stream\"");
+        if !data && !self.subscribed {
+            let answer = serde_json::from_str::<Answer>(&frame.text).ok();
+            self.subscribed = answer.is_some_and(|a| Some(a.id) == self.last_subscribe);
+        }
+        let counts = self.subscribed || self.last_subscribe.is_none();
+        if self.first.is_none() && data && counts {
             let h = digest(&frame);
             self.first = Some(h);
             if self.old_seen.contains(&h) {
@@ -120,9 +142,11 @@ impl Handover {
 
     /// A replacement is being opened and subscribed; the old connection's frames are
     /// tracked from now.
-    pub fn opening(&mut self, open: BoxFuture<'static, Result<WsConn, VenueError>>) {
+    pub fn opening(&mut self, open: BoxFuture<'static, Result<WsConn, VenueError>>, last_subscribe: u64) {
         self.opening = Some(open);
-        self.replacement = Some((None, Hold::default()));
+        let mut hold = Hold::default();
+        hold.subscribed_up_to(last_subscribe);
+        self.replacement = Some((None, hold));
     }
 
     /// Whether a replacement is open and subscribed (it can take over at once).
@@ -145,10 +169,10 @@ impl Handover {
                 match self.replacement.as_ref().map(|(_, hold)| hold.streaming()) {
                     None => Step::Open,
                     Some(false) => {
+                        self.retry_later("the replacement connection sent no data");
                         if let Some((Some(ws), _)) = self.replacement.take() {
                             ws.close().await;
                         }
-                        self.retry_later("the replacement connection sent no data");
                         Step::Waiting
                     }
                     Some(true) => Step::TakeOver("catch-up timeout"),

@@ -21,6 +21,8 @@ struct SubscribeRequest<'a> {
     method: &'a str,
     #[serde(borrow, default)]
     params: Vec<&'a str>,
+    #[serde(default)]
+    id: Option<u64>,
 }
 
 fn wire_of(url: &str) -> Option<String> {
@@ -174,6 +176,11 @@ pub async fn replay(
                 if let Ok(req) = serde_json::from_str::<SubscribeRequest>(data) {
                     if req.method == "SUBSCRIBE" {
                         resubscriptions.subscribed(&mut session, conn, req.params.iter().copied(), &mut out);
+                        // As live: the replacement counts from the answer to its last one.
+                        match (&mut held, req.id) {
+                            (Some(h), Some(id)) if h.conn == *conn => h.hold.subscribed_up_to(id),
+                            _ => {}
+                        }
                     }
                 }
             }

@@ -174,10 +174,11 @@ impl Session {
         };
         match frame {
             Frame::Trade(t) => {
+                // Binance trade ids are numbers increasing per symbol, from 0.
                 let id = t.id.number().unwrap_or(0);
-                let last = self.last_trade_id.entry(t.symbol.clone()).or_insert(0);
-                if id > *last {
-                    *last = id;
+                let last = self.last_trade_id.get(&t.symbol).copied();
+                if last.is_none_or(|last| id > last) {
+                    self.last_trade_id.insert(t.symbol.clone(), id);
                     out.push(Output::Event(Event::Trade(t)));
                 }
             }

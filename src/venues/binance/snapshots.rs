@@ -96,6 +96,8 @@ impl Snapshots {
         out: &mut Vec<Output>,
     ) {
         self.pending.remove(&symbol);
+        // Finished fetch tasks are let go (the set lives as long as the connection).
+        while self.fetches.try_join_next().is_some() {}
         match answer {
             Ok(got) => {
                 if let Err(e) = session.on_snapshot(&symbol, &got.body, got.receive_ts_ns, out) {

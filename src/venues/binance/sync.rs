@@ -201,8 +201,9 @@ impl BookSync {
                     d.final_update_id
                 )
             }
+            // Venue time: a reader lagging behind its socket still gets old diffs late.
             State::Straddle { last, since_ns }
-                if d.receive_ts_ns > since_ns.saturating_add(STRADDLE_WAIT_NS) =>
+                if d.exchange_ts_ns > since_ns.saturating_add(STRADDLE_WAIT_NS) =>
             {
                 format!("no diff continued snapshot {last} within 10 s")
             }

@@ -15,6 +15,7 @@ use crate::venues::runtime::{self, Adapter, Connection, Ended, Link};
 use crate::venues::{VenueError, endpoint};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 use url::Url;
 
 const DEFAULT_WS_URL: &str = "wss://advanced-trade-ws.coinbase.com";
@@ -149,6 +150,7 @@ impl Connection for CoinbaseConnection {
         }
         let mut out = Vec::new();
         self.session.on_connect(ws.connected_ts_ns(), &mut out);
+        let mut idle_until = Instant::now() + shared.idle_timeout;
         loop {
             if !publish(shared, link, &mut ws, &mut out).await? {
                 return Ok(Ended::Shutdown);
@@ -158,8 +160,9 @@ impl Connection for CoinbaseConnection {
                     ws.close().await;
                     return Ok(Ended::Shutdown);
                 }
-                frame = runtime::read(&mut ws, shared.idle_timeout) => match frame {
+                frame = runtime::read(&mut ws, idle_until) => match frame {
                     Ok(frame) => {
+                        idle_until = Instant::now() + shared.idle_timeout;
                         link.data_arrived();
                         if let Err(e) = self.session.on_frame(&frame.text, frame.receive_ts_ns, &mut out) {
                             link.reject(e.reason(), &e);

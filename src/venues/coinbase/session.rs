@@ -43,7 +43,7 @@ impl ProductBook {
 /// recent text ids (venues whose ids are not numbers).
 #[derive(Debug, Default, Clone)]
 struct SeenTrades {
-    last_number: u64,
+    last_number: Option<u64>,
     text: FxHashSet<Box<str>>,
     text_order: VecDeque<Box<str>>,
 }
@@ -52,8 +52,8 @@ impl SeenTrades {
     /// Whether `id` is new (and remembers it).
     fn first_time(&mut self, id: &TradeId) -> bool {
         match id {
-            TradeId::Number(n) if *n > self.last_number => {
-                self.last_number = *n;
+            TradeId::Number(n) if self.last_number.is_none_or(|last| *n > last) => {
+                self.last_number = Some(*n);
                 true
             }
             TradeId::Number(_) => false,
