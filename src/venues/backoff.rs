@@ -2,7 +2,6 @@
 //! request-weight budget for venues that rate-limit REST by weight.
 
 use std::time::Duration;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// Exponential backoff: 0.5 s doubling to a cap (30 s unless set), each delay drawn
@@ -45,11 +44,22 @@ impl Backoff {
     }
 }
 
-/// A token bucket of request weight refilled evenly over a minute.
+/// A token bucket of request weight refilled evenly over a minute, shared by a venue's
+/// connections. The lock is held only to count, never while waiting, so a connection
+/// that is busy elsewhere cannot hold the others' requests back; a pause (after a
+/// 429/418) is checked again by every waiter when it wakes.
 #[derive(Debug)]
 pub struct WeightBudget {
     per_minute: f64,
-    state: Mutex<(f64, Instant)>,
+    state: std::sync::Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    /// When `tokens` was counted (refilling starts again from there).
+    at: Instant,
+    paused_until: Option<Instant>,
 }
 
 impl WeightBudget {
@@ -57,33 +67,56 @@ impl WeightBudget {
         let per_minute = f64::from(per_minute);
         Self {
             per_minute,
-            state: Mutex::new((per_minute, Instant::now())),
+            state: std::sync::Mutex::new(Bucket {
+                tokens: per_minute,
+                at: Instant::now(),
+                paused_until: None,
+            }),
         }
     }
 
+    fn bucket(&self) -> std::sync::MutexGuard<'_, Bucket> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Spends nothing for `pause`: the venue said the limit was hit (HTTP 429/418).
+    /// Refilling starts again when the pause ends.
     pub async fn pause(&self, pause: Duration) {
-        let mut state = self.state.lock().await;
-        let debt = pause.as_secs_f64() * self.per_minute / 60.0;
-        *state = (-debt, Instant::now());
+        let mut b = self.bucket();
+        let until = Instant::now() + pause;
+        *b = Bucket {
+            tokens: 0.0,
+            at: until,
+            paused_until: Some(until),
+        };
     }
 
     /// Waits until `weight` can be spent, then spends it.
     pub async fn acquire(&self, weight: u32) {
         let weight = f64::from(weight).min(self.per_minute);
-        let mut state = self.state.lock().await;
         loop {
-            let now = Instant::now();
-            let (tokens, at) = *state;
-            let tokens =
-                (tokens + now.duration_since(at).as_secs_f64() * self.per_minute / 60.0).min(self.per_minute);
-            if tokens >= weight {
-                *state = (tokens - weight, now);
-                return;
-            }
-            *state = (tokens, now);
-            let wait = (weight - tokens) * 60.0 / self.per_minute;
-            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            let wait = {
+                let mut b = self.bucket();
+                let now = Instant::now();
+                match b.paused_until {
+                    Some(until) if now < until => until - now,
+                    _ => {
+                        if now > b.at {
+                            let refill = now.duration_since(b.at).as_secs_f64() * self.per_minute / 60.0;
+                            b.tokens = (b.tokens + refill).min(self.per_minute);
+                            b.at = now;
+                        }
+                        // A hair of float rounding must not leave a waiter spinning.
+                        if b.tokens + 1e-6 >= weight {
+                            b.tokens -= weight;
+                            return;
+                        }
+                        Duration::from_secs_f64((weight - b.tokens) * 60.0 / self.per_minute)
+                            .max(Duration::from_millis(1))
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -126,6 +159,27 @@ mod tests {
         assert!(
             waited >= Duration::from_secs(60) && waited <= Duration::from_secs(62),
             "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_left_unpolled_holds_nobody_back() {
+        let budget = WeightBudget::new(600);
+        budget.acquire(600).await;
+        // Polled once, then left alone (its connection is busy elsewhere).
+        let mut stalled = Box::pin(budget.acquire(300));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(1), &mut stalled)
+                .await
+                .is_err()
+        );
+        let start = Instant::now();
+        let other = tokio::time::timeout(Duration::from_secs(40), budget.acquire(300)).await;
+        assert!(other.is_ok(), "the other connection got its weight");
+        assert!(
+            start.elapsed() <= Duration::from_secs(31),
+            "{:?}",
+            start.elapsed()
         );
     }
 
