@@ -25,7 +25,10 @@ async fn recorded_events() -> Vec<Event> {
     ] {
         let rec = reader::read(&dir.join(rel)).expect("fixture");
         let (tx, mut rx) = mpsc::channel(1 << 16);
-        let replay = tokio::spawn(async move { feedhandler::replay::replay(&rec, tx).await });
+        let replay = tokio::spawn(async move {
+            feedhandler::replay::replay(&rec, &feedhandler::venues::rest::catalog::Catalog::shipped(), tx)
+                .await
+        });
         while let Some(e) = rx.recv().await {
             all.push(e);
         }

@@ -82,11 +82,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Replay { file, config } => {
-            let sink = match config.as_deref().map(load).transpose() {
-                Ok(cfg) => cfg.map(|c| c.sink).unwrap_or_default(),
+            let (sink, catalog) = match config.as_deref().map(load).transpose() {
+                Ok(Some(c)) => (c.sink, c.catalog),
+                Ok(None) => (
+                    Default::default(),
+                    feedhandler::venues::rest::catalog::Catalog::shipped(),
+                ),
                 Err(code) => return code,
             };
-            exit(runtime().and_then(|rt| rt.block_on(replay(file, sink))))
+            exit(runtime().and_then(|rt| rt.block_on(replay(file, sink, catalog))))
         }
         Command::Simulate {
             recording,
@@ -131,11 +135,15 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-async fn replay(file: PathBuf, sink: feedhandler::config::SinkConfig) -> anyhow::Result<()> {
+async fn replay(
+    file: PathBuf,
+    sink: feedhandler::config::SinkConfig,
+    catalog: feedhandler::venues::rest::catalog::Catalog,
+) -> anyhow::Result<()> {
     let rec = feedhandler::record::reader::read(&file)?;
     let (tx, rx) = tokio::sync::mpsc::channel(feedhandler::sink::queue_capacity(&sink));
     let sink = tokio::spawn(feedhandler::run::drain(sink, rx, on_signal()));
-    let stats = feedhandler::replay::replay(&rec, tx).await?;
+    let stats = feedhandler::replay::replay(&rec, &catalog, tx).await?;
     sink.await??;
     tracing::info!(
         frames = stats.frames,

@@ -68,7 +68,12 @@ impl ReplayStats {
     }
 }
 
-/// Replays `rec`; stops early if the receiver goes away.
-pub async fn replay(rec: &Recording, events: mpsc::Sender<Event>) -> Result<ReplayStats, ReplayError> {
-    registry::replay(rec, events).await
+/// Replays `rec` (a REST venue's with its definition from `catalog`); stops early if
+/// the receiver goes away.
+pub async fn replay(
+    rec: &Recording,
+    catalog: &crate::venues::rest::catalog::Catalog,
+    events: mpsc::Sender<Event>,
+) -> Result<ReplayStats, ReplayError> {
+    registry::replay(rec, catalog, events).await
 }

@@ -49,9 +49,10 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let mut recorders = HashMap::new();
     if let Some(base) = record {
-        for id in config.exchanges.keys() {
+        for (id, venue) in &config.exchanges {
             let path = recording_path(base, *id, config.exchanges.len());
-            let recorder = Recorder::create(&path, *id, crate::model::now_ns()).await?;
+            let setup = venue.recording_setup();
+            let recorder = Recorder::create(&path, *id, crate::model::now_ns(), setup.as_deref()).await?;
             tracing::info!(exchange = %id, path = %path.display(), "recording raw traffic");
             recorders.insert(*id, recorder);
         }

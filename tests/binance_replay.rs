@@ -350,7 +350,9 @@ fn two_connection_recording(third: &str, replaces: Option<&str>) -> feedhandler:
 
 async fn replay_statuses(rec: feedhandler::record::reader::Recording) -> Vec<(String, String)> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 16);
-    feedhandler::replay::replay(&rec, tx).await.unwrap();
+    feedhandler::replay::replay(&rec, &feedhandler::venues::rest::catalog::Catalog::shipped(), tx)
+        .await
+        .unwrap();
     let mut lines = String::new();
     while let Ok(e) = rx.try_recv() {
         lines.push_str(&serde_json::to_string(&e).unwrap());

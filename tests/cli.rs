@@ -55,7 +55,7 @@ async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential()
         (
             format!("proxi: {{}}\n{VALID}"),
             vec![],
-            "proxi (file FILE): unknown key `proxi`; expected one of: proxy, exchanges, sink, tls",
+            "proxi (file FILE): unknown key `proxi`; expected one of: venue_definitions, proxy, exchanges, sink, tls",
         ),
         (
             format!("proxy:\n  exchanges:\n    krakn: {{ http: \"http://p:1\" }}\n{VALID}"),

@@ -148,6 +148,9 @@ impl Invariants {
                 let (synced, _) = self.books.entry(s.symbol.clone()).or_default();
                 *synced = s.status == BookState::Synced;
             }
+            Event::TradeStatus(s) => {
+                return Err(format!("a streaming venue announced a trade gap: {}", s.reason));
+            }
         }
         Ok(())
     }

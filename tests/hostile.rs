@@ -13,7 +13,9 @@ use support::*;
 
 async fn events_of(rec: &Recording) -> (ReplayStats, Vec<Event>) {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 20);
-    let stats = replay(rec, tx).await.expect("replays");
+    let stats = replay(rec, &feedhandler::venues::rest::catalog::Catalog::shipped(), tx)
+        .await
+        .expect("replays");
     let mut events = Vec::new();
     while let Some(e) = rx.recv().await {
         events.push(e);
@@ -137,7 +139,7 @@ async fn timestamps_out_of_range_are_rejected_not_wrapped() {
         match e {
             Event::Trade(t) => assert!(t.exchange_ts_ns > 0),
             Event::Book(b) => assert!(b.exchange_ts_ns.is_none_or(|t| t > 0)),
-            Event::BookStatus(_) => {}
+            Event::BookStatus(_) | Event::TradeStatus(_) => {}
         }
     }
 
@@ -184,6 +186,7 @@ async fn recording_times_out_of_range_skip_the_line() {
         Event::Trade(t) => t.receive_ts_ns > 0,
         Event::Book(b) => b.receive_ts_ns > 0,
         Event::BookStatus(s) => s.receive_ts_ns > 0,
+        Event::TradeStatus(s) => s.receive_ts_ns > 0,
     }));
 }
 
@@ -208,7 +211,7 @@ async fn negative_values_are_refused_and_books_resync() {
                     .chain(&b.asks)
                     .all(|(p, s)| p.is_sign_positive() && s.is_sign_positive())
             ),
-            Event::BookStatus(_) => {}
+            Event::BookStatus(_) | Event::TradeStatus(_) => {}
         }
     }
 

@@ -15,11 +15,12 @@ const VALID: &str = "exchanges:\n  binance: { symbols: [BTC-USDT], channels: [tr
 
 #[tokio::test]
 async fn unknown_venues_are_rejected_with_the_key_path_and_the_known_venues() {
-    let known = "expected one of: binance, binance_futures, binance_us, coinbase";
+    // Native venues first, then the shipped REST definitions.
+    let known = "expected one of: binance, binance_futures, binance_us, coinbase, binance_rest, bitfinex, bitstamp, bybit, coinbase_rest, cryptocom, gate, gemini, kraken, kucoin, mexc, okx";
     for (yaml, expected) in [
         (
-            "exchanges:\n  kraken: { symbols: [BTC-USD], channels: [trades] }\n".to_owned(),
-            format!("exchanges.kraken (file FILE): unknown value `kraken`; {known}"),
+            "exchanges:\n  krakn: { symbols: [BTC-USD], channels: [trades] }\n".to_owned(),
+            format!("exchanges.krakn (file FILE): unknown value `krakn`; {known}"),
         ),
         (
             format!("proxy:\n  exchanges:\n    binanceus: {{ http: \"http://p:1\" }}\n{VALID}"),

@@ -6,6 +6,7 @@ use super::section::Section;
 use super::{Config, KafkaConfig, ProxyConfig, SinkConfig, TlsConfig};
 use crate::model::VenueId;
 use crate::venues::registry;
+use crate::venues::rest::catalog::Catalog;
 use figment::providers::{Env, Format, Yaml};
 use figment::{Figment, Metadata, Source};
 use serde::Deserialize;
@@ -68,6 +69,10 @@ fn list(problems: &[Problem]) -> String {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {
+    /// A directory of REST venue definitions (`*.yaml`) besides the shipped ones;
+    /// relative to the config file's directory.
+    #[serde(default)]
+    venue_definitions: Option<PathBuf>,
     #[serde(default)]
     proxy: ProxyConfig,
     exchanges: BTreeMap<VenueId, figment::value::Value>,
@@ -104,15 +109,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .extract()
         .map_err(|e| ConfigError::Invalid(e.into_iter().map(problem_from_figment).collect()))?;
     let mut problems = Vec::new();
+    let dir = (doc.venue_definitions.as_ref()).map(|d| path.parent().unwrap_or(Path::new(".")).join(d));
+    let catalog = match Catalog::load(dir.as_deref(), &registry::native()) {
+        Ok(c) => c,
+        Err(p) => return Err(ConfigError::Invalid(p)),
+    };
     let mut exchanges = BTreeMap::new();
     for id in doc.exchanges.keys() {
         let key = format!("exchanges.{id}");
-        if registry::lookup(*id).is_none() {
-            problems.push(unknown_venue(&figment, key, *id));
+        if registry::lookup(*id, &catalog).is_none() {
+            problems.push(unknown_venue(&figment, &catalog, key, *id));
             continue;
         }
         let mut section = Section::new(&figment, key);
-        let venue = registry::load_section(*id, &mut section);
+        let venue = registry::load_section(*id, &catalog, &mut section);
         problems.extend(section.into_problems());
         if let Some(venue) = venue {
             exchanges.insert(*id, venue);
@@ -122,9 +132,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         .proxy
         .exchanges
         .keys()
-        .filter(|id| registry::lookup(**id).is_none())
+        .filter(|id| registry::lookup(**id, &catalog).is_none())
     {
-        problems.push(unknown_venue(&figment, format!("proxy.exchanges.{id}"), *id));
+        problems.push(unknown_venue(
+            &figment,
+            &catalog,
+            format!("proxy.exchanges.{id}"),
+            *id,
+        ));
     }
     if doc.exchanges.is_empty() {
         let origin = origin(figment.find_metadata("exchanges"), &["exchanges".to_owned()]);
@@ -135,6 +150,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         });
     }
     let config = Config {
+        catalog,
         proxy: doc.proxy,
         exchanges,
         sink: doc.sink,
@@ -163,9 +179,9 @@ fn env_problems<V>(vars: impl Iterator<Item = (String, V)>) -> Vec<Problem> {
     .collect()
 }
 
-fn unknown_venue(figment: &Figment, key: String, id: VenueId) -> Problem {
+fn unknown_venue(figment: &Figment, catalog: &Catalog, key: String, id: VenueId) -> Problem {
     let path: Vec<String> = key.split('.').map(str::to_owned).collect();
-    let known: Vec<&str> = registry::known().collect();
+    let known: Vec<&str> = registry::known(catalog).collect();
     Problem {
         origin: origin(figment.find_metadata(&key), &path),
         key,
@@ -187,7 +203,7 @@ pub(super) fn origin(md: Option<&Metadata>, path: &[String]) -> String {
     }
 }
 
-pub(super) fn problem_from_figment(e: figment::Error) -> Problem {
+pub(crate) fn problem_from_figment(e: figment::Error) -> Problem {
     use figment::error::Kind;
     let reason = match &e.kind {
         Kind::Message(m) => m.clone(),

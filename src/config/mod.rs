@@ -7,6 +7,8 @@ mod load;
 mod proxy_url;
 mod section;
 
+pub use duplicates::duplicate_keys;
+pub(crate) use load::problem_from_figment;
 pub use load::{ConfigError, Problem, load};
 pub use proxy_url::{Credentials, ProxyScheme, ProxyUrl, Secret};
 pub use section::{Section, fields};
@@ -24,6 +26,8 @@ pub const DEFAULT_TIMEOUT_SECONDS: u16 = 30;
 /// The whole configuration, validated: each venue's section typed by its kind.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The REST venue definitions: shipped ones and `venue_definitions:`'s files.
+    pub catalog: crate::venues::rest::catalog::Catalog,
     pub proxy: ProxyConfig,
     pub exchanges: BTreeMap<VenueId, VenueConfig>,
     pub sink: SinkConfig,
@@ -144,7 +148,7 @@ impl<'de> Deserialize<'de> for ProxySetting {
 }
 
 /// Market-data channels an exchange can stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Trades,
@@ -234,7 +238,7 @@ pub enum OnFull {
 pub struct KafkaConfig {
     /// `host:port[,host:port…]`.
     pub bootstrap_servers: String,
-    /// Topic template; `{type}` (trade, book, book_status), `{exchange}`, `{symbol}`.
+    /// Topic template; `{type}` (trade, book, book_status, trade_status), `{exchange}`, `{symbol}`.
     #[serde(default = "default_topic")]
     pub topic: String,
     /// librdkafka properties passed through (security, SASL, SSL, tuning). Values are

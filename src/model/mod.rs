@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// One price level: `[price, size]`; size 0 removes the level.
 pub type Level = (Decimal, Decimal);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Buy,
@@ -29,6 +29,8 @@ pub enum Side {
 pub enum TradeId {
     Number(u64),
     Text(Box<str>),
+    /// The venue gives its trades no id (KuCoin's REST history): written as `null`.
+    Absent,
 }
 
 impl TradeId {
@@ -43,7 +45,7 @@ impl TradeId {
     pub fn number(&self) -> Option<u64> {
         match self {
             Self::Number(n) => Some(*n),
-            Self::Text(_) => None,
+            Self::Text(_) | Self::Absent => None,
         }
     }
 }
@@ -53,6 +55,7 @@ impl std::fmt::Display for TradeId {
         match self {
             Self::Number(n) => f.write_str(itoa::Buffer::new().format(*n)),
             Self::Text(t) => f.write_str(t),
+            Self::Absent => Ok(()),
         }
     }
 }
@@ -62,6 +65,7 @@ impl Serialize for TradeId {
         match self {
             Self::Number(n) => s.serialize_str(itoa::Buffer::new().format(*n)),
             Self::Text(t) => s.serialize_str(t),
+            Self::Absent => s.serialize_none(),
         }
     }
 }
@@ -118,20 +122,59 @@ pub struct BookStatus {
     pub receive_ts_ns: i64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TradeState {
+    /// Trades may be missing before the next trade event (a polled venue's page held
+    /// only unseen trades): the reason says why.
+    Gap,
+}
+
+/// A change in a symbol's trade stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TradeStatus {
+    pub exchange: VenueId,
+    pub symbol: Arc<str>,
+    pub status: TradeState,
+    pub reason: String,
+    pub receive_ts_ns: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Trade(Trade),
     Book(BookUpdate),
     BookStatus(BookStatus),
+    TradeStatus(TradeStatus),
 }
 
 impl Event {
+    pub fn exchange(&self) -> VenueId {
+        match self {
+            Self::Trade(t) => t.exchange,
+            Self::Book(b) => b.exchange,
+            Self::BookStatus(s) => s.exchange,
+            Self::TradeStatus(s) => s.exchange,
+        }
+    }
+
+    /// The symbol, shared (the Kafka key).
+    pub fn symbol_arc(&self) -> &Arc<str> {
+        match self {
+            Self::Trade(t) => &t.symbol,
+            Self::Book(b) => &b.symbol,
+            Self::BookStatus(s) => &s.symbol,
+            Self::TradeStatus(s) => &s.symbol,
+        }
+    }
+
     pub fn symbol(&self) -> &str {
         match self {
             Self::Trade(t) => &t.symbol,
             Self::Book(b) => &b.symbol,
             Self::BookStatus(s) => &s.symbol,
+            Self::TradeStatus(s) => &s.symbol,
         }
     }
 

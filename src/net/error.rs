@@ -32,7 +32,12 @@ pub enum Cause {
     #[error("HTTP request failed: {0}")]
     Http(String),
     #[error("HTTP status {status}: {body}")]
-    Status { status: u16, body: String },
+    Status {
+        status: u16,
+        body: String,
+        /// The answer's `Retry-After`, in seconds.
+        retry_after_s: Option<u64>,
+    },
     #[error("invalid URL: {0}")]
     Url(String),
 }
@@ -75,6 +80,17 @@ impl ConnectError {
             Cause::ProxyAuth(_) | Cause::Url(_) | Cause::Tls { .. } | Cause::ProxyTls(_) => false,
             Cause::Status { status, .. } => !(400..500).contains(status) || matches!(status, 408 | 418 | 429),
             _ => true,
+        }
+    }
+
+    /// How long the venue asked us to wait (`Retry-After`, in seconds).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self.cause {
+            Cause::Status {
+                retry_after_s: Some(s),
+                ..
+            } => Some(std::time::Duration::from_secs(s)),
+            _ => None,
         }
     }
 
@@ -151,6 +167,7 @@ mod tests {
         let status = |status| Cause::Status {
             status,
             body: String::new(),
+            retry_after_s: None,
         };
         let tls = Cause::Tls {
             host: "h".into(),

@@ -41,11 +41,22 @@ pub struct Fetched {
 pub struct HttpClient {
     factory: Arc<ConnectionFactory>,
     exchange: VenueId,
+    /// Sent with every request (a REST venue definition's `headers`).
+    headers: Arc<[(String, String)]>,
 }
 
 impl HttpClient {
     pub(super) fn new(factory: Arc<ConnectionFactory>, exchange: VenueId) -> Self {
-        Self { factory, exchange }
+        Self {
+            factory,
+            exchange,
+            headers: Arc::new([]),
+        }
+    }
+
+    /// The same client, sending `headers` with every request.
+    pub fn with_headers(self, headers: Arc<[(String, String)]>) -> Self {
+        Self { headers, ..self }
     }
 
     /// GETs `url` and returns the body; any status but 2xx is an error.
@@ -143,17 +154,24 @@ impl HttpClient {
                 Cause::Http(text)
             }
         };
-        let response = client.get(url.clone()).send().await.map_err(classify)?;
+        let mut request = client.get(url.clone());
+        for (name, value) in self.headers.iter() {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(classify)?;
         let status = response.status().as_u16();
         let proxied_http = matches!(route, Route::Proxy(p) if matches!(p.url.scheme, ProxyScheme::Http | ProxyScheme::Https));
         if status == 407 && proxied_http {
             return Err(Cause::ProxyAuth("407 Proxy Authentication Required".into()));
         }
+        let retry_after_s = (response.headers().get(reqwest::header::RETRY_AFTER))
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok());
         let body = response.text().await.map_err(classify)?;
         if !(200..300).contains(&status) {
             return Err(Cause::Status {
                 status,
                 body: summary(&body),
+                retry_after_s,
             });
         }
         Ok(body)

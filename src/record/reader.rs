@@ -60,6 +60,9 @@ pub struct Recording {
     pub events: Vec<Recorded>,
     /// Lines left out because their time was out of range (each logged).
     pub skipped_lines: u64,
+    /// What the venue was asked for, as the recording's header keeps it (REST venues:
+    /// symbols and poll settings, so replay builds the same requests); JSON.
+    pub setup: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +82,8 @@ pub enum ReadError {
 enum Line {
     Header {
         exchange: String,
+        #[serde(default)]
+        setup: Option<Box<serde_json::value::RawValue>>,
     },
     Http {
         url: String,
@@ -171,7 +176,10 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
             let parsed = serde_json::from_str::<Line>(&line).map_err(|e| fmt(e.to_string()))?;
             match event(parsed) {
                 Ok(e) => rec.events.push(e),
-                Err(Header(exchange)) => rec.exchange = exchange,
+                Err(Header(exchange, setup)) => {
+                    rec.exchange = exchange;
+                    rec.setup = setup.map(|s| s.get().to_owned());
+                }
                 Err(OutOfRange(reason)) => {
                     tracing::warn!(line = i + 1, "recording line skipped: {reason}");
                     rec.skipped_lines += 1;
@@ -189,7 +197,7 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
 
 /// What a cryptofeed line is besides an event.
 enum NotEvent {
-    Header(String),
+    Header(String, Option<Box<serde_json::value::RawValue>>),
     OutOfRange(String),
 }
 use NotEvent::{Header, OutOfRange};
@@ -197,7 +205,7 @@ use NotEvent::{Header, OutOfRange};
 fn event(line: Line) -> Result<Recorded, NotEvent> {
     let at = |ts, ts_ns| time(ts, ts_ns).map_err(OutOfRange);
     Ok(match line {
-        Line::Header { exchange } => return Err(Header(exchange)),
+        Line::Header { exchange, setup } => return Err(Header(exchange, setup)),
         Line::Http { url, data, ts, ts_ns } => Recorded::Http {
             url,
             body: data,

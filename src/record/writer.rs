@@ -18,6 +18,8 @@ enum Line<'a> {
         format: u32,
         exchange: &'a str,
         recorded: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        setup: Option<&'a serde_json::value::RawValue>,
     },
     Http {
         conn: &'a str,
@@ -83,7 +85,13 @@ fn seconds(ts_ns: i64) -> f64 {
 
 impl Recorder {
     /// Creates `path` and writes the header for `exchange`'s traffic.
-    pub async fn create(path: &Path, exchange: VenueId, now_ns: i64) -> Result<Self, RecordError> {
+    /// A recording whose header keeps `setup` (JSON) when given.
+    pub async fn create(
+        path: &Path,
+        exchange: VenueId,
+        now_ns: i64,
+        setup: Option<&serde_json::value::RawValue>,
+    ) -> Result<Self, RecordError> {
         let err = |source| RecordError {
             path: path.into(),
             source,
@@ -100,6 +108,7 @@ impl Recorder {
                 format: 2,
                 exchange: &recorder.exchange,
                 recorded: seconds(now_ns),
+                setup,
             })
             .await;
         Ok(recorder)

@@ -308,11 +308,7 @@ pub async fn run(
 }
 
 fn outgoing(topics: &mut TopicTemplate, event: &Event) -> Outgoing {
-    let (exchange, key) = match event {
-        Event::Trade(t) => (t.exchange, t.symbol.clone()),
-        Event::Book(b) => (b.exchange, b.symbol.clone()),
-        Event::BookStatus(s) => (s.exchange, s.symbol.clone()),
-    };
+    let (exchange, key) = (event.exchange(), event.symbol_arc().clone());
     Outgoing {
         topic: topics.topic(event),
         key,

@@ -69,11 +69,7 @@ impl TopicTemplate {
 
     /// The topic for an event.
     pub fn topic(&mut self, event: &Event) -> Arc<str> {
-        let (kind, exchange, symbol) = match event {
-            Event::Trade(t) => ("trade", t.exchange, &t.symbol),
-            Event::Book(b) => ("book", b.exchange, &b.symbol),
-            Event::BookStatus(s) => ("book_status", s.exchange, &s.symbol),
-        };
+        let (kind, exchange, symbol) = (event_type(event), event.exchange(), event.symbol_arc());
         if let Some(t) = self.cache.get(&(kind, exchange, symbol.clone())) {
             return t.clone();
         }
@@ -98,6 +94,7 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::Trade(_) => "trade",
         Event::Book(_) => "book",
         Event::BookStatus(_) => "book_status",
+        Event::TradeStatus(_) => "trade_status",
     }
 }
 

@@ -8,6 +8,7 @@ pub mod binance;
 pub mod coinbase;
 pub mod decimal;
 pub mod registry;
+pub mod rest;
 pub mod runtime;
 pub mod timestamp;
 
@@ -34,6 +35,13 @@ pub enum VenueError {
     },
     #[error("{exchange}: unknown symbols {symbols:?} (not listed by the venue)")]
     UnknownSymbols { exchange: VenueId, symbols: Vec<String> },
+    #[error("{exchange} {channel} {symbol}: {reason}")]
+    Answer {
+        exchange: VenueId,
+        channel: &'static str,
+        symbol: String,
+        reason: String,
+    },
     #[error("{exchange}: URL {url}: {reason}")]
     Url {
         exchange: VenueId,

@@ -1,14 +1,19 @@
 //! The one place that knows every venue: its name and its kind with the kind's data.
 //! Config loading, `check`, `run`, `replay` and `simulate` ask this module; outside
-//! `src/venues/` no code names a venue. A venue of an existing kind is added by one line
-//! in [`VENUES`] (and, for the Binance family, a constant in `binance::venue`).
+//! `src/venues/` no code names a venue. A native venue of an existing kind is added by one
+//! line in [`VENUES`] (and, for the Binance family, a constant in `binance::venue`); a
+//! REST venue by a definition file (`exchanges/<venue>.yaml`, see `rest::catalog`).
 
 use super::binance::client::BinanceAdapter;
 use super::binance::settings::BinanceSettings;
 use super::binance::venue::{self as binance_venue, BinanceVenue};
 use super::coinbase::client::CoinbaseAdapter;
 use super::coinbase::settings::CoinbaseSettings;
-use super::{VenueError, binance, coinbase, runtime};
+use super::rest::catalog::Catalog;
+use super::rest::client::RestAdapter;
+use super::rest::definition::Definition;
+use super::rest::settings::RestSettings;
+use super::{VenueError, binance, coinbase, rest, runtime};
 use crate::config::{Channel, ExchangeConfig, Section, fields};
 use crate::model::{Event, VenueId};
 use crate::net::ConnectionFactory;
@@ -20,12 +25,14 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// The kinds of venue adapter, each with what distinguishes one venue of it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Kind {
     /// A Binance combined-stream venue with REST snapshots.
     Binance(&'static BinanceVenue),
     /// Coinbase Advanced Trade.
     Coinbase,
+    /// A venue polled over REST as its definition file describes; with the file's origin.
+    Rest(Arc<Definition>, String),
 }
 
 /// Every venue, by the name used in config, events, topics and recordings.
@@ -36,16 +43,24 @@ const VENUES: &[(&str, Kind)] = &[
     ("coinbase", Kind::Coinbase),
 ];
 
-/// The names of all venues, in the order listed.
-pub fn known() -> impl Iterator<Item = &'static str> {
-    VENUES.iter().map(|(name, _)| *name)
+/// The native venues' names: REST definitions may not take them.
+pub fn native() -> Vec<&'static str> {
+    VENUES.iter().map(|(name, _)| *name).collect()
 }
 
-pub fn lookup(id: VenueId) -> Option<&'static Kind> {
-    VENUES
-        .iter()
-        .find(|(name, _)| *name == id.as_str())
-        .map(|(_, k)| k)
+/// The names of all venues: native ones in the order listed, then the definitions'.
+pub fn known(catalog: &Catalog) -> impl Iterator<Item = &'static str> + '_ {
+    VENUES.iter().map(|(name, _)| *name).chain(catalog.names())
+}
+
+pub fn lookup(id: VenueId, catalog: &Catalog) -> Option<Kind> {
+    let native = VENUES.iter().find(|(name, _)| *name == id.as_str());
+    match native {
+        Some((_, k)) => Some(k.clone()),
+        None => catalog
+            .get(id)
+            .map(|e| Kind::Rest(e.definition.clone(), e.origin.clone())),
+    }
 }
 
 /// One venue's validated section: the common keys and its kind's own.
@@ -59,13 +74,14 @@ pub struct VenueConfig {
 enum Settings {
     Binance(&'static BinanceVenue, BinanceSettings),
     Coinbase(CoinbaseSettings),
+    Rest(Arc<Definition>, String, RestSettings),
 }
 
 /// Extracts and validates venue `id`'s section; problems are kept in `section`.
-pub fn load_section(id: VenueId, section: &mut Section<'_>) -> Option<VenueConfig> {
+pub fn load_section(id: VenueId, catalog: &Catalog, section: &mut Section<'_>) -> Option<VenueConfig> {
     let common_keys = fields::<ExchangeConfig>();
     let common = section.extract::<ExchangeConfig>();
-    let settings = match lookup(id)? {
+    let settings = match lookup(id, catalog)? {
         Kind::Binance(venue) => {
             let no_credentials = format!("{id} public market data takes no credentials");
             section.reject_unknown_keys(
@@ -91,6 +107,29 @@ pub fn load_section(id: VenueId, section: &mut Section<'_>) -> Option<VenueConfi
             let settings = section.extract::<CoinbaseSettings>()?;
             settings.validate(section);
             Settings::Coinbase(settings)
+        }
+        Kind::Rest(def, origin) => {
+            let polled = format!("{id} is polled over REST: it has no WebSocket");
+            let idle = format!("{id} is polled: set trades_interval_ms / book_interval_ms");
+            let depth = format!("{id} takes book_depth");
+            section.reject_unknown_keys(
+                &[common_keys, fields::<RestSettings>()],
+                &[
+                    ("ws_url", polled.as_str()),
+                    ("idle_timeout_ms", idle.as_str()),
+                    ("depth_limit", depth.as_str()),
+                ],
+            );
+            let settings = section.extract::<RestSettings>()?;
+            if let Some(c) = &common {
+                settings.validate(&def, &c.channels, section);
+                for s in &c.symbols {
+                    if let Err(reason) = rest::symbols::check(&def, s) {
+                        section.problem("symbols", reason);
+                    }
+                }
+            }
+            Settings::Rest(def, origin, settings)
         }
     };
     Some(VenueConfig {
@@ -125,10 +164,95 @@ impl VenueConfig {
                     if seconds == 0 { "at once".to_owned() } else { format!("in about {}", duration(seconds)) }
                 ));
             }
+            Settings::Rest(def, origin, settings) => {
+                lines.extend(rest_lines(&self.common, def, origin, settings))
+            }
             _ => {}
         }
         lines
     }
+
+    /// What a recording's header keeps so `replay` can rebuild the run's requests.
+    pub fn recording_setup(&self) -> Option<Box<serde_json::value::RawValue>> {
+        let Settings::Rest(_, _, settings) = &self.settings else {
+            return None;
+        };
+        let setup = rest::Setup {
+            symbols: self.common.symbols.clone(),
+            channels: self.common.channels.clone(),
+            trades_limit: settings.trades_limit,
+            book_depth: settings.book_depth,
+        };
+        serde_json::value::to_raw_value(&setup).ok()
+    }
+}
+
+/// `check` lines of a REST venue: its definition, symbol mapping, polling and rate.
+fn rest_lines(
+    common: &ExchangeConfig,
+    def: &Definition,
+    origin: &str,
+    settings: &RestSettings,
+) -> Vec<String> {
+    let mut lines = vec![format!("definition: {origin}")];
+    if common.rest_url.is_none() {
+        lines.push(format!("rest_url:  {} (the definition's)", def.rest_url));
+    }
+    let mut ids = Vec::new();
+    for s in &common.symbols {
+        let Some((base, quote, kind)) = rest::symbols::split(s) else {
+            continue;
+        };
+        let m = rest::symbols::market(def, kind);
+        match (
+            m.and_then(|m| m.instruments.as_ref()),
+            m.and_then(|m| m.id.as_deref()),
+        ) {
+            (Some(i), _) => ids.push(format!("{s} -> from {} at start", i.path)),
+            (None, Some(rule)) => ids.push(format!(
+                "{s} -> {}",
+                rest::symbols::by_rule(def, rule, base, quote)
+            )),
+            _ => {}
+        }
+    }
+    lines.push(format!("venue ids: {}", ids.join(", ")));
+    let mut polls = Vec::new();
+    if common.channels.contains(&Channel::Trades) {
+        polls.push(format!(
+            "trades every {} ms ({} per page)",
+            settings.trades_interval_ms(),
+            settings.trades_limit(def)
+        ));
+    }
+    if common.channels.contains(&Channel::L2Book) {
+        polls.push(format!(
+            "book every {} ms ({} levels)",
+            settings.book_interval_ms(),
+            settings.book_depth(def)
+        ));
+    }
+    lines.push(format!("polling:   {}", polls.join(", ")));
+    let (want, limit) = settings.load(def, &common.channels, common.symbols.len());
+    let unit = if def.rate_limit.weight.is_some() {
+        "weight"
+    } else {
+        "requests"
+    };
+    let verdict = if want <= limit {
+        format!("{:.0}% of the limit", want / limit * 100.0)
+    } else {
+        format!(
+            "over the limit: polls are spaced to the limit, {:.0}% of the configured rate",
+            limit / want * 100.0
+        )
+    };
+    lines.push(format!(
+        "rate:      {want:.2} {unit}/s against the limit of {} per {} s ({limit:.2}/s): {verdict}",
+        def.rate_limit.budget(),
+        def.rate_limit.per_seconds
+    ));
+    lines
 }
 
 /// `42 s`, `17 min`, `2 h 5 min`.
@@ -158,25 +282,34 @@ pub async fn run(
             let adapter = CoinbaseAdapter::new(id, common, settings, factory.clone());
             runtime::run(adapter, &factory, events, shutdown).await
         }
+        Settings::Rest(def, _, settings) => {
+            let adapter = RestAdapter::new(id, def, common, settings, &factory);
+            runtime::run(adapter, &factory, events, shutdown).await
+        }
     }
 }
 
 /// The venue a recording's header names (`BINANCE_US` → `binance_us`), if it is one.
-fn recorded_venue(rec: &Recording) -> Result<(VenueId, &'static Kind), ReplayError> {
+fn recorded_venue(rec: &Recording, catalog: &Catalog) -> Result<(VenueId, Kind), ReplayError> {
     VenueId::from_recording_name(&rec.exchange)
         .ok()
-        .and_then(|id| Some((id, lookup(id)?)))
+        .and_then(|id| Some((id, lookup(id, catalog)?)))
         .ok_or_else(|| ReplayError::Unsupported {
             name: rec.exchange.clone(),
-            supported: known().map(str::to_ascii_uppercase).collect(),
+            supported: known(catalog).map(str::to_ascii_uppercase).collect(),
         })
 }
 
 /// Runs a recording through its venue's session code.
-pub async fn replay(rec: &Recording, events: mpsc::Sender<Event>) -> Result<ReplayStats, ReplayError> {
-    match recorded_venue(rec)? {
+pub async fn replay(
+    rec: &Recording,
+    catalog: &Catalog,
+    events: mpsc::Sender<Event>,
+) -> Result<ReplayStats, ReplayError> {
+    match recorded_venue(rec, catalog)? {
         (id, Kind::Binance(venue)) => binance::replay::replay(rec, id, venue, events).await,
         (id, Kind::Coinbase) => coinbase::replay::replay(rec, id, events).await,
+        (id, Kind::Rest(def, _)) => rest::replay::replay(rec, id, def, events).await,
     }
 }
 
@@ -192,7 +325,7 @@ pub enum SimulateError {
 /// A local venue that plays a recording (REST and WebSocket) with `faults`, for
 /// `simulate`.
 pub fn simulator(rec: &Recording, faults: &Faults) -> Result<Arc<dyn sim::server::Venue>, SimulateError> {
-    Ok(match recorded_venue(rec)? {
+    Ok(match recorded_venue(rec, &Catalog::shipped())? {
         (_, Kind::Binance(_)) => {
             let switches = faults.binance().map_err(SimulateError::Faults)?;
             Arc::new(sim::binance::BinanceSim::new(rec, switches))
@@ -200,6 +333,11 @@ pub fn simulator(rec: &Recording, faults: &Faults) -> Result<Arc<dyn sim::server
         (_, Kind::Coinbase) => {
             let switches = faults.coinbase().map_err(SimulateError::Faults)?;
             Arc::new(sim::coinbase::CoinbaseSim::new(rec, switches))
+        }
+        (id, Kind::Rest(..)) => {
+            return Err(SimulateError::Faults(format!(
+                "{id} is a REST venue: replay its recording with `feedhandler replay`"
+            )));
         }
     })
 }

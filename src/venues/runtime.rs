@@ -7,7 +7,7 @@
 use super::backoff::Backoff;
 use super::{VenueError, fetch_at_start, stopped};
 use crate::model::{Event, VenueId};
-use crate::net::{ConnectionFactory, Frame, WsConn, WsError};
+use crate::net::{ConnectionFactory, Frame, HttpClient, WsConn, WsError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +21,15 @@ pub trait Adapter: Send + 'static {
     fn exchange(&self) -> VenueId;
     /// Longest wait between reconnect attempts (`reconnect_max_delay_ms`).
     fn reconnect_max_delay(&self) -> Duration;
-    /// The instrument list fetched before streaming.
-    fn instruments_url(&self) -> Result<Url, VenueError>;
-    /// The connections to run, from the instrument list's body.
-    fn connections(self, instruments: &str) -> Result<Vec<Self::Conn>, VenueError>;
+    /// The client for the venue's requests (the factory's, with the venue's headers).
+    fn http(&self, factory: &Arc<ConnectionFactory>) -> HttpClient {
+        factory.http(self.exchange())
+    }
+    /// The instrument lists fetched before streaming (none for venues that map
+    /// symbols by rule).
+    fn instruments_urls(&self) -> Result<Vec<Url>, VenueError>;
+    /// The connections to run, from the instrument lists' bodies (in the same order).
+    fn connections(self, instruments: Vec<String>) -> Result<Vec<Self::Conn>, VenueError>;
 }
 
 /// One connection of a venue, run again after every failure until shutdown.
@@ -157,11 +162,15 @@ pub async fn run<A: Adapter>(
 ) -> Result<(), VenueError> {
     let exchange = adapter.exchange();
     let reconnect_max_delay = adapter.reconnect_max_delay();
-    let url = adapter.instruments_url()?;
-    let Some(body) = fetch_at_start(&factory.http(exchange), &url, &mut shutdown).await? else {
-        return Ok(());
-    };
-    let connections = adapter.connections(&body)?;
+    let http = adapter.http(factory);
+    let mut bodies = Vec::new();
+    for url in adapter.instruments_urls()? {
+        let Some(body) = fetch_at_start(&http, &url, &mut shutdown).await? else {
+            return Ok(());
+        };
+        bodies.push(body);
+    }
+    let connections = adapter.connections(bodies)?;
     let mut tasks = tokio::task::JoinSet::new();
     for conn in connections {
         let link = Link {

@@ -90,15 +90,16 @@ impl Adapter for BinanceAdapter {
         Duration::from_millis(self.config.reconnect_max_delay_ms)
     }
 
-    fn instruments_url(&self) -> Result<Url, VenueError> {
+    fn instruments_urls(&self) -> Result<Vec<Url>, VenueError> {
         let path = format!("{}/exchangeInfo", self.venue.api_prefix);
-        endpoint(self.exchange, Some(&self.rest_url()?), "", &path)
+        Ok(vec![endpoint(self.exchange, Some(&self.rest_url()?), "", &path)?])
     }
 
-    fn connections(self, body: &str) -> Result<Vec<BinanceConnection>, VenueError> {
+    fn connections(self, bodies: Vec<String>) -> Result<Vec<BinanceConnection>, VenueError> {
         let (exchange, venue) = (self.exchange, self.venue);
+        let body = bodies.concat();
         let all =
-            parse::parse_instruments(exchange, venue.market, body).map_err(|source| VenueError::Parse {
+            parse::parse_instruments(exchange, venue.market, &body).map_err(|source| VenueError::Parse {
                 exchange,
                 source: Box::new(source),
             })?;
@@ -313,7 +314,7 @@ mod tests {
         ] {
             let id = VenueId::new(name).unwrap();
             let adapter = BinanceAdapter::new(id, venue, config.clone(), settings.clone(), factory.clone());
-            assert_eq!(adapter.instruments_url().unwrap().as_str(), info);
+            assert_eq!(adapter.instruments_urls().unwrap()[0].as_str(), info);
             assert_eq!(adapter.ws_url().unwrap().as_str(), ws);
         }
     }

@@ -69,18 +69,24 @@ impl Adapter for CoinbaseAdapter {
         Duration::from_millis(self.config.reconnect_max_delay_ms)
     }
 
-    fn instruments_url(&self) -> Result<Url, VenueError> {
+    fn instruments_urls(&self) -> Result<Vec<Url>, VenueError> {
         let configured = self.config.rest_url.as_ref();
-        endpoint(self.exchange, configured, DEFAULT_REST_URL, "/market/products")
+        Ok(vec![endpoint(
+            self.exchange,
+            configured,
+            DEFAULT_REST_URL,
+            "/market/products",
+        )?])
     }
 
-    fn connections(self, body: &str) -> Result<Vec<CoinbaseConnection>, VenueError> {
+    fn connections(self, bodies: Vec<String>) -> Result<Vec<CoinbaseConnection>, VenueError> {
         let exchange = self.exchange;
+        let body = bodies.concat();
         let parse_error = |e: parse::ParseError| VenueError::Parse {
             exchange,
             source: Box::new(e),
         };
-        let all = parse::parse_products(exchange, body).map_err(parse_error)?;
+        let all = parse::parse_products(exchange, &body).map_err(parse_error)?;
         let products = all
             .select(&self.config.symbols)
             .map_err(|symbols| VenueError::UnknownSymbols { exchange, symbols })?;

@@ -57,6 +57,7 @@ impl SeenTrades {
                 true
             }
             TradeId::Number(_) => false,
+            TradeId::Absent => true,
             TradeId::Text(t) => {
                 if !self.text.insert(t.clone()) {
                     return false;
