@@ -82,8 +82,10 @@ pub enum ReadError {
 enum Line {
     Header {
         exchange: String,
+        /// A tagged enum buffers its fields, which `RawValue` cannot be read from;
+        /// the header is read once, so a tree is fine here.
         #[serde(default)]
-        setup: Option<Box<serde_json::value::RawValue>>,
+        setup: Option<serde_json::Value>,
     },
     Http {
         url: String,
@@ -178,7 +180,7 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
                 Ok(e) => rec.events.push(e),
                 Err(Header(exchange, setup)) => {
                     rec.exchange = exchange;
-                    rec.setup = setup.map(|s| s.get().to_owned());
+                    rec.setup = setup.map(|s| s.to_string());
                 }
                 Err(OutOfRange(reason)) => {
                     tracing::warn!(line = i + 1, "recording line skipped: {reason}");
@@ -197,7 +199,7 @@ pub fn read(path: &Path) -> Result<Recording, ReadError> {
 
 /// What a cryptofeed line is besides an event.
 enum NotEvent {
-    Header(String, Option<Box<serde_json::value::RawValue>>),
+    Header(String, Option<serde_json::Value>),
     OutOfRange(String),
 }
 use NotEvent::{Header, OutOfRange};

@@ -203,18 +203,12 @@ impl BinanceSim {
 
     fn snapshot(&self, wire: &str, limit: usize) -> HttpReply {
         if self.snapshot_requests.fetch_add(1, Ordering::Relaxed) < self.switches.rate_limit_snapshots {
-            return HttpReply {
-                status: 429,
-                body: r#"{"code":-1003,"msg":"Too many requests."}"#.into(),
-            };
+            return HttpReply::status(429, r#"{"code":-1003,"msg":"Too many requests."}"#);
         }
         let mut st = self.lock();
         let first_request = st.served.insert(wire.to_owned());
         let Some(t) = st.books.get(wire) else {
-            return HttpReply {
-                status: 400,
-                body: r#"{"code":-1121,"msg":"Invalid symbol."}"#.into(),
-            };
+            return HttpReply::status(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#);
         };
         if !self.switches.live_book && (first_request || !t.advanced) {
             return HttpReply::ok(t.recorded.clone());
@@ -414,10 +408,7 @@ fn frame_matches(subscribed: &HashSet<String>, stream: &str) -> bool {
 impl Venue for BinanceSim {
     fn http(&self, path: &str) -> HttpReply {
         if self.http_requests.fetch_add(1, Ordering::Relaxed) < self.switches.unavailable_requests {
-            return HttpReply {
-                status: 503,
-                body: "Service Unavailable".into(),
-            };
+            return HttpReply::status(503, "Service Unavailable");
         }
         if path.contains("/exchangeInfo") {
             HttpReply::ok(self.exchange_info.clone())
@@ -429,10 +420,7 @@ impl Venue for BinanceSim {
                 .unwrap_or(100);
             match wire_symbol_of_url(path) {
                 Some(sym) => self.snapshot(&sym, limit),
-                None => HttpReply {
-                    status: 400,
-                    body: r#"{"code":-1102,"msg":"symbol missing"}"#.into(),
-                },
+                None => HttpReply::status(400, r#"{"code":-1102,"msg":"symbol missing"}"#),
             }
         } else {
             HttpReply::not_found()

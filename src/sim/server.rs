@@ -22,20 +22,23 @@ pub type ServerWs = WebSocketStream<Box<dyn ServerIo>>;
 pub struct HttpReply {
     pub status: u16,
     pub body: String,
+    /// Sent as `Retry-After` (seconds).
+    pub retry_after_s: Option<u32>,
 }
 
 impl HttpReply {
-    pub fn ok(body: impl Into<String>) -> Self {
+    pub fn status(status: u16, body: impl Into<String>) -> Self {
         Self {
-            status: 200,
+            status,
             body: body.into(),
+            retry_after_s: None,
         }
     }
+    pub fn ok(body: impl Into<String>) -> Self {
+        Self::status(200, body)
+    }
     pub fn not_found() -> Self {
-        Self {
-            status: 404,
-            body: r#"{"error":"not found"}"#.to_owned(),
-        }
+        Self::status(404, r#"{"error":"not found"}"#)
     }
 }
 
@@ -120,8 +123,10 @@ async fn handle(mut io: Box<dyn ServerIo>, venue: Arc<dyn Venue>) -> std::io::Re
         }
         None => {
             let reply = venue.http(&path);
+            let retry_after =
+                (reply.retry_after_s).map_or(String::new(), |s| format!("Retry-After: {s}\r\n"));
             let head = format!(
-                "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry_after}Connection: close\r\n\r\n",
                 reply.status,
                 reply.body.len()
             );

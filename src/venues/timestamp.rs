@@ -1,6 +1,7 @@
-//! RFC 3339 UTC timestamps as venues write them (`2026-08-09T21:05:48.228568804Z`) to
-//! integer nanoseconds since the Unix epoch, without allocation. Times before 1970 or
-//! past what i64 nanoseconds hold (2262-04-11) are refused, never wrapped.
+//! RFC 3339 / ISO 8601 timestamps as venues write them (`2026-08-09T21:05:48.228568804Z`,
+//! `2016-04-08T17:52:31.000+0000`) to integer nanoseconds since the Unix epoch, without
+//! allocation. Times before 1970 or past what i64 nanoseconds hold (2262-04-11) are
+//! refused, never wrapped.
 
 /// Days from 1970-01-01 to the given civil date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -48,18 +49,36 @@ pub fn rfc3339_ns(s: &str) -> Option<i64> {
         }
         _ => (&rest[..0], rest),
     };
-    if tail != b"Z" || fraction.len() > 9 {
+    if fraction.len() > 9 {
         return None;
     }
+    let offset_s = offset_seconds(tail)?;
     let mut nanos = i64::from(digits(fraction)?);
     for _ in fraction.len()..9 {
         nanos *= 10;
     }
     let days = days_from_civil(i64::from(year), month, day);
-    let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    let secs = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second) - offset_s;
     secs.checked_mul(1_000_000_000)?
         .checked_add(nanos)
         .filter(|ns| *ns >= 0)
+}
+
+/// `Z`, `+HH:MM`, `-HH:MM`, `+HHMM` or `+HH` (Bitso writes `+0000`) as seconds east of UTC.
+fn offset_seconds(tail: &[u8]) -> Option<i64> {
+    let sign = match tail.first()? {
+        b'Z' if tail.len() == 1 => return Some(0),
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = match &tail[1..] {
+        [h1, h2] => ([*h1, *h2], [b'0', b'0']),
+        [h1, h2, m1, m2] | [h1, h2, b':', m1, m2] => ([*h1, *h2], [*m1, *m2]),
+        _ => return None,
+    };
+    let (h, m) = (digits(&h)?, digits(&m)?);
+    (h <= 23 && m <= 59).then(|| sign * (i64::from(h) * 3600 + i64::from(m) * 60))
 }
 
 #[cfg(test)]
@@ -76,11 +95,16 @@ mod tests {
             ("2024-02-29T23:59:59.5Z", 1_709_251_199_500_000_000),
             ("2000-03-01T00:00:00.000000001Z", 951_868_800_000_000_001),
             ("2262-04-11T23:47:16.854775807Z", i64::MAX),
+            ("2026-08-09T22:05:48.228568804+01:00", 1_786_309_548_228_568_804),
+            ("2016-04-08T17:52:31.000+0000", 1_460_137_951_000_000_000),
+            ("2026-08-09T16:35:42.514318-04:30", 1_786_309_542_514_318_000),
         ] {
             assert_eq!(rfc3339_ns(text), Some(ns), "{text}");
         }
         for bad in [
-            "2026-08-09T21:05:48+01:00",
+            "2026-08-09T21:05:48+1:00",
+            "2026-08-09T21:05:48+01:60",
+            "2026-08-09T21:05:48Z+01",
             "2026-13-09T21:05:48Z",
             "yesterday",
             "2026-08-09T21:05:48.1234567891Z",

@@ -4,6 +4,7 @@
 
 pub mod kafka;
 pub mod proxies;
+pub mod rest_venue;
 
 use feedhandler::record::reader::{self, Recording};
 use feedhandler::sim::Playback;
@@ -230,7 +231,11 @@ pub async fn assert_replay_reproduces(rec: &Path, live_stdout: &str) {
         .output()
         .await
         .unwrap();
-    assert!(replayed.status.success());
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
     let replayed = String::from_utf8(replayed.stdout).unwrap();
     assert_eq!(replayed.lines().count(), live_stdout.lines().count());
     let (live, again) = (by_stream_exact(live_stdout), by_stream_exact(&replayed));

@@ -1,0 +1,385 @@
+//! REST venues end to end: `feedhandler run` polls local venues that answer with the
+//! venues' real bodies (Gate's instrument list and a full book, Kraken's AssetPairs and a
+//! recorded trades page) and scripted trade pages in Gate's format (overlapping pages, a
+//! page full of new trades, a 500, a 429 with Retry-After, a venue error inside a 200),
+//! through a real HTTP proxy; stdout, the venue's request log and the proxy's log are
+//! checked. A brand-new venue is then added with one YAML file and no Rust.
+
+mod support;
+
+use feedhandler::sim::server::HttpReply;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use support::proxies::Proxy;
+use support::rest_venue::ScriptedRest;
+use support::*;
+
+/// The answer to `path` in a `rest/*.http.jsonl` recording.
+fn recorded(file: &str, path: &str) -> String {
+    let text = std::fs::read_to_string(fixture(&format!("rest/{file}"))).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["url"].as_str().unwrap().contains(path))
+        .map(|v| v["data"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{file} has no {path}"))
+}
+
+/// A Gate trades page (newest first, as Gate answers) of ids `ids`, in the fields and
+/// formats of Gate's recorded answer (`ccxt/gate.json`).
+fn gate_page(ids: std::ops::RangeInclusive<u64>) -> HttpReply {
+    let trades: Vec<String> = ids
+        .rev()
+        .map(|id| {
+            let side = if id % 2 == 0 { "sell" } else { "buy" };
+            format!(
+                r#"{{"id":"{id}","create_time":"1710327648","create_time_ms":"{}.035000","currency_pair":"FAST_USDT","side":"{side}","amount":"0.00020","price":"10.{id:02}","sequence_id":"{}"}}"#,
+                1_710_327_648_000 + id,
+                29_014_700 + id
+            )
+        })
+        .collect();
+    HttpReply::ok(format!("[{}]", trades.join(",")))
+}
+
+fn events(stdout: &str, exchange: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["exchange"] == exchange)
+        .collect()
+}
+
+/// No span of requests came faster than the limit's `spacing` allows: requests i..j
+/// took at least (j - i) spacings, less 15 ms for the network (the client paces request
+/// starts; arrivals vary with each tunnel's setup).
+fn assert_within_limit(requests: &[(std::time::Instant, String)], spacing: Duration) {
+    let jitter = Duration::from_millis(15);
+    for i in 0..requests.len() {
+        for j in i + 1..requests.len() {
+            let span = requests[j].0 - requests[i].0;
+            let least = spacing * u32::try_from(j - i).unwrap();
+            assert!(
+                span + jitter >= least,
+                "requests {i}..{j} within {span:?}, limit {least:?}"
+            );
+        }
+    }
+}
+
+/// Smallest time between two consecutive requests.
+fn min_spacing(requests: &[(std::time::Instant, String)]) -> Duration {
+    requests
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .min()
+        .unwrap_or(Duration::MAX)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_venues_poll_through_a_proxy_and_lose_nothing() {
+    let kraken_page = {
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture("ccxt/kraken.json")).unwrap()).unwrap();
+        doc["methods"]["fetchTrades"][0]["httpResponse"].to_string()
+    };
+    let script = ScriptedRest::default()
+        .route(
+            "/api/v4/spot/currency_pairs",
+            vec![HttpReply::ok(recorded("gateio.http.jsonl", "currency_pairs"))],
+        )
+        .route(
+            "/api/v4/spot/order_book",
+            vec![HttpReply::ok(recorded("gateio.http.jsonl", "FAST_USDT"))],
+        )
+        .route(
+            "/api/v4/spot/trades",
+            vec![
+                HttpReply::status(500, r#"{"label":"SERVER_ERROR","message":"internal"}"#),
+                gate_page(1..=5),
+                gate_page(3..=7),
+                HttpReply {
+                    retry_after_s: Some(1),
+                    ..HttpReply::status(429, r#"{"label":"TOO_MANY_REQUESTS"}"#)
+                },
+                gate_page(20..=24),
+                gate_page(22..=26),
+            ],
+        )
+        .route(
+            "/0/public/AssetPairs",
+            vec![HttpReply::ok(recorded("kraken.http.jsonl", "AssetPairs"))],
+        )
+        .route(
+            "/0/public/Trades",
+            vec![
+                HttpReply::ok(r#"{"error":["EService:Unavailable"]}"#),
+                HttpReply::ok(kraken_page),
+                HttpReply::ok(r#"{"error":[],"result":{"XBTUSDT":[],"last":"1710327959173746878"}}"#),
+            ],
+        );
+    let venue = LocalVenue::serve(Arc::new(script)).await;
+    let proxy = Proxy::tinyproxy(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "tls: {{ ca_file: {ca} }}\n\
+         proxy:\n  default:\n    http: \"http://127.0.0.1:{port}\"\n\
+         exchanges:\n\
+         \x20 gate:\n    symbols: [FAST-USDT]\n    channels: [trades, l2_book]\n    rest_url: {url}\n\
+         \x20   trades_limit: 5\n    trades_interval_ms: 200\n    book_interval_ms: 400\n    book_depth: 10\n\
+         \x20   reconnect_max_delay_ms: 500\n\
+         \x20 kraken:\n    symbols: [BTC-USDT]\n    channels: [trades]\n    rest_url: {url}\n    reconnect_max_delay_ms: 500\n",
+        ca = venue.ca.ca_pem.display(),
+        port = proxy.port,
+        url = venue.rest_url(),
+    );
+    let config = write_config(dir.path(), "feedhandler.yaml", &yaml);
+    let rec = dir.path().join("rec.jsonl");
+    let cmd = command(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--record",
+        rec.to_str().unwrap(),
+    ]);
+    let out = run_until(cmd, &venue, Duration::from_secs(30), |v| {
+        use feedhandler::sim::Playback;
+        v.sim.finished() && v.sim.requests_to("/0/public/Trades").len() >= 3
+    })
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+
+    // Gate: every trade once, oldest first; the gap announced before the page that
+    // held only unseen trades.
+    let gate = events(&out.stdout, "gate");
+    let tape: Vec<String> = (gate.iter())
+        .filter(|e| e["type"] == "trade" || e["type"] == "trade_status")
+        .map(|e| match e["type"].as_str() {
+            Some("trade") => e["id"].as_str().unwrap().to_owned(),
+            _ => format!(
+                "{}:{}",
+                e["status"].as_str().unwrap(),
+                e["symbol"].as_str().unwrap()
+            ),
+        })
+        .collect();
+    let mut want: Vec<String> = (1..=7).map(|i| i.to_string()).collect();
+    want.push("gap:FAST-USDT".into());
+    want.extend((20..=26).map(|i| i.to_string()));
+    assert_eq!(tape, want, "{}", out.stderr);
+    let first = gate.iter().find(|e| e["type"] == "trade").unwrap();
+    assert_eq!(
+        (first["price"].as_str(), first["amount"].as_str()),
+        (Some("10.01"), Some("0.00020"))
+    );
+    assert_eq!(first["exchange_ts_ns"], 1_710_327_648_001_035_000_i64);
+    // Books: snapshots of the recorded book, cut to the configured depth.
+    let books: Vec<&Value> = gate.iter().filter(|e| e["type"] == "book").collect();
+    assert!(books.len() >= 2, "{}", out.stderr);
+    let raw: Value = serde_json::from_str(&recorded("gateio.http.jsonl", "FAST_USDT")).unwrap();
+    for b in &books {
+        assert_eq!(
+            (b["update"].as_str(), b["sequence"].as_u64()),
+            (Some("snapshot"), raw["id"].as_u64())
+        );
+        assert_eq!(b["bids"].as_array().unwrap().len(), 10);
+        assert_eq!(b["asks"][0], serde_json::json!(raw["asks"][0]));
+    }
+
+    // The 429 paused the whole venue for its Retry-After: no Gate request of either
+    // kind came sooner; and requests never came faster than the definition's limit
+    // (Gate 200 per 10 s; Kraken 1 per second).
+    let gate_requests = venue.sim.requests_to("/api/v4");
+    let limited = (venue.sim.requests_to("/api/v4/spot/trades"))[3].0;
+    let next = gate_requests.iter().find(|(t, _)| *t > limited).unwrap().0;
+    assert!(
+        next - limited >= Duration::from_millis(990),
+        "resumed after {:?}",
+        next - limited
+    );
+    assert!(out.stderr.contains("rate limited"), "{}", out.stderr);
+    assert_within_limit(&gate_requests, Duration::from_millis(50));
+    let kraken_requests = venue.sim.requests_to("/0/public");
+    assert_within_limit(&kraken_requests, Duration::from_secs(1));
+    println!(
+        "spacing: gate {:?} (limit 50 ms), kraken {:?} (limit 1 s); resumed {:?} after a 429 with Retry-After: 1",
+        min_spacing(&gate_requests),
+        min_spacing(&kraken_requests),
+        next - limited
+    );
+
+    // Kraken: the venue error inside a 200 is an error (logged, retried); the recorded
+    // trade comes once; the next request follows the answer's cursor.
+    assert!(out.stderr.contains("EService:Unavailable"), "{}", out.stderr);
+    let kraken = events(&out.stdout, "kraken");
+    let ids: Vec<&str> = kraken.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["6324366"]);
+    let trades = venue.sim.requests_to("/0/public/Trades");
+    assert!(!trades[1].1.contains("since="), "{}", trades[1].1);
+    assert!(
+        trades[2].1.contains("since=1710327959173746878"),
+        "{}",
+        trades[2].1
+    );
+
+    // Every request went through the proxy: one tunnel per request (the venue closes
+    // each connection), all in the proxy's log.
+    let tunnels = proxy
+        .log()
+        .matches(&format!("CONNECT localhost:{}", venue.addr.port()))
+        .count();
+    assert_eq!(tunnels, venue.sim.requests().len(), "{}", proxy.log());
+
+    // Replay of the recording gives the same Gate events.
+    let gate_lines: String = (out.stdout.lines())
+        .filter(|l| l.contains(r#""exchange":"gate""#))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_replay_reproduces(&dir.path().join("rec.gate.jsonl"), &gate_lines).await;
+}
+
+/// Bitso (no definition ships for it), written as a user would from its API docs
+/// (https://docs.bitso.com/bitso-api/docs/list-trades): `maker_side` is the maker's, so
+/// the taker's side is the other one.
+const BITSO: &str = r#"
+name: bitso
+rest_url: https://api.bitso.com
+rate_limit: { requests: 60, per_seconds: 60 }
+markets:
+  spot: { id: "{base}_{quote}" }
+case: lower
+errors:
+  - { path: success, ok: ["true"], message: error.message }
+trades:
+  path: /v3/trades/
+  params: { book: "{symbol}", limit: "{limit}" }
+  limit: { default: 100, max: 100 }
+  list: payload
+  order: newest_first
+  fields: { id: tid, price: price, amount: amount, timestamp: created_at, side: maker_side }
+  timestamp: iso8601
+  side: { buy: sell, sell: buy }
+book:
+  path: /v3/order_book/
+  params: { book: "{symbol}", aggregate: "true" }
+  depth: { default: 20, max: 20 }
+  bids: payload.bids
+  asks: payload.asks
+  level: { price: price, amount: amount }
+  sequence: payload.sequence
+  timestamp: { path: payload.updated_at, unit: iso8601 }
+"#;
+
+fn bitso_trades(tids: &[u64]) -> HttpReply {
+    let trades: Vec<String> = (tids.iter().rev())
+        .map(|t| {
+            let side = if t % 2 == 0 { "buy" } else { "sell" };
+            format!(
+                r#"{{"book":"btc_mxn","created_at":"2026-12-04T10:00:{t:02}.000+0000","amount":"0.0{t}","maker_side":"{side}","price":"1700000.{t}","tid":{t}}}"#
+            )
+        })
+        .collect();
+    HttpReply::ok(format!(r#"{{"success":true,"payload":[{}]}}"#, trades.join(",")))
+}
+
+#[tokio::test]
+async fn a_new_venue_needs_one_yaml_file_and_no_rust() {
+    let book = r#"{"success":true,"payload":{"asks":[{"book":"btc_mxn","price":"1700100.00","amount":"0.5"}],"bids":[{"book":"btc_mxn","price":"1699900.00","amount":"0.25"},{"book":"btc_mxn","price":"1699800","amount":"1"}],"updated_at":"2026-12-04T10:00:05+00:00","sequence":"27214"}}"#;
+    let script = ScriptedRest::default()
+        .route(
+            "/v3/trades/",
+            vec![bitso_trades(&[1, 2]), bitso_trades(&[2, 3, 4])],
+        )
+        .route("/v3/order_book/", vec![HttpReply::ok(book)]);
+    let venue = LocalVenue::serve(Arc::new(script)).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("venues")).unwrap();
+    std::fs::write(dir.path().join("venues/bitso.yaml"), BITSO).unwrap();
+    let yaml = format!(
+        "venue_definitions: venues\ntls: {{ ca_file: {} }}\nexchanges:\n  bitso:\n    symbols: [BTC-MXN]\n    channels: [trades, l2_book]\n    rest_url: {}\n    trades_interval_ms: 300\n",
+        venue.ca.ca_pem.display(),
+        venue.rest_url()
+    );
+    let config = write_config(dir.path(), "feedhandler.yaml", &yaml);
+    let checked = command(&["check", "--config", config.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let plan = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    for line in [
+        &format!(
+            "definition: file {}",
+            dir.path().join("venues/bitso.yaml").display()
+        ),
+        "venue ids: BTC-MXN -> btc_mxn",
+        "polling:   trades every 300 ms (100 per page), book every 1000 ms (20 levels)",
+        "rate:      4.33 requests/s against the limit of 60 per 60 s (1.00/s): over the limit",
+    ] {
+        assert!(plan.contains(line), "{line:?} not in:\n{plan}");
+    }
+    let out = run_until(
+        command(&["run", "--config", config.to_str().unwrap()]),
+        &venue,
+        Duration::from_secs(20),
+        |v| v.sim.requests_to("/v3/trades/").len() >= 3,
+    )
+    .await;
+    assert!(out.status.success(), "{}", out.stderr);
+    let events = events(&out.stdout, "bitso");
+    let trades: Vec<(String, String)> = (events.iter().filter(|e| e["type"] == "trade"))
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["side"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [(1, "buy"), (2, "sell"), (3, "buy"), (4, "sell")]
+        .iter()
+        .map(|(id, side)| (id.to_string(), side.to_string()))
+        .collect();
+    assert_eq!(
+        trades, want,
+        "taker side is the maker's opposite; each trade once, oldest first"
+    );
+    let first = events.iter().find(|e| e["type"] == "trade").unwrap();
+    // `date -u -d 2026-12-04T10:00:01Z +%s`
+    assert_eq!(first["exchange_ts_ns"], 1_796_378_401_000_000_000_i64);
+    let b = events.iter().find(|e| e["type"] == "book").unwrap();
+    assert_eq!(b["sequence"], 27214);
+    assert_eq!(
+        b["bids"],
+        serde_json::json!([["1699900.00", "0.25"], ["1699800", "1"]])
+    );
+}
+
+#[tokio::test]
+async fn a_broken_definition_names_its_file_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("venues")).unwrap();
+    let broken = BITSO
+        .replace("fields: { id: tid", "feilds: { id: tid")
+        .replace(r#"book: "{symbol}", aggregate"#, r#"book: "{sym}", aggregate"#);
+    std::fs::write(dir.path().join("venues/bitso.yaml"), broken).unwrap();
+    let yaml = "venue_definitions: venues\nexchanges:\n  bitso: { symbols: [BTC-MXN], channels: [trades] }\n";
+    let config = write_config(dir.path(), "feedhandler.yaml", yaml);
+    let out = command(&["check", "--config", config.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let file = dir.path().join("venues/bitso.yaml");
+    assert!(
+        stderr.contains(&format!(
+            "trades.feilds (file {}): unknown key `feilds`",
+            file.display()
+        )),
+        "{stderr}"
+    );
+}
