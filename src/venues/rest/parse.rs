@@ -86,13 +86,13 @@ pub fn trades(
         return Err(PageError::Venue(e));
     }
     let list = json::require(root, &req.list, &m.venue_id)?;
-    let items = json::items(list)?;
+    let items = json::array_items(list, &req.list)?;
     let mut page = Page {
         trades: Vec::with_capacity(items.len()),
         entries: items.len(),
         ..Page::default()
     };
-    for (_, item) in items {
+    for item in items {
         match trade(req, exchange, m, item, receive_ts_ns) {
             Ok(t) => page.trades.push(t),
             Err((reason, detail)) => page.rejected.push((reason, detail)),
@@ -146,12 +146,12 @@ fn trade(
             let text = field(p, "side")?;
             *values
                 .get(text.as_ref())
-                .ok_or(("unknown side", format!("{text:?} in {}", short(item))))?
+                .ok_or_else(|| ("unknown side", format!("{} in {}", clip(&text), short(item))))?
         }
         (SideRule::Values(_), None) => return Err(("missing field", "side".into())),
     };
     let ts = field(&f.timestamp, "timestamp")?;
-    let exchange_ts_ns = time_ns(&ts, req.timestamp).ok_or(("invalid timestamp", format!("{ts:?}")))?;
+    let exchange_ts_ns = time_ns(&ts, req.timestamp).ok_or_else(|| ("invalid timestamp", clip(&ts)))?;
     let id = match &f.id {
         Some(p) => rec
             .get(p)
@@ -177,7 +177,15 @@ fn short(item: Raw<'_>) -> String {
 }
 
 fn decimal(text: &str, what: &'static str) -> Result<Decimal, Refusal> {
-    parse_exact(text).map_err(|e| ("invalid number", format!("{what} {text:?}: {e}")))
+    parse_exact(text).map_err(|e| ("invalid number", format!("{what} {}: {e}", clip(text))))
+}
+
+/// A venue value as shown in a refusal: quoted, at most 40 characters.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{:?}… ({} bytes)", &text[..end], text.len()),
+        None => format!("{text:?}"),
+    }
 }
 
 /// An amount and whether it was negative (Bitfinex's sells).
@@ -243,10 +251,10 @@ pub fn book(
     let sym = m.venue_id.as_str();
     let (mut bids, mut asks) = match (&req.bids, &req.asks, &req.levels) {
         (Some(b), Some(a), _) => (
-            levels(req, json::require(root, b, sym)?, false)?.0,
-            levels(req, json::require(root, a, sym)?, false)?.0,
+            levels(req, json::require(root, b, sym)?, b, false)?.0,
+            levels(req, json::require(root, a, sym)?, a, false)?.0,
         ),
-        (_, _, Some(l)) => levels(req, json::require(root, l, sym)?, true)?,
+        (_, _, Some(l)) => levels(req, json::require(root, l, sym)?, l, true)?,
         _ => return Err(PageError::Malformed("the definition names no book sides".into())),
     };
     bids.sort_by_key(|l| std::cmp::Reverse(l.0));
@@ -270,7 +278,7 @@ pub fn book(
         Some(stamp) => match json::get(root, &stamp.path, sym)?.and_then(json::text) {
             Some(t) => Some(
                 time_ns(&t, stamp.unit)
-                    .ok_or_else(|| PageError::Malformed(format!("book timestamp {t:?}")))?,
+                    .ok_or_else(|| PageError::Malformed(format!("book timestamp {}", clip(&t))))?,
             ),
             None => None,
         },
@@ -280,8 +288,9 @@ pub fn book(
         Some(p) => {
             let t = json::require(root, p, sym)?;
             let t = json::text(t).unwrap_or_default();
-            t.parse::<u64>()
-                .map_err(|_| PageError::Malformed(format!("book sequence {t:?} is not a whole number")))?
+            t.parse::<u64>().map_err(|_| {
+                PageError::Malformed(format!("book sequence {} is not a whole number", clip(&t)))
+            })?
         }
         None => cut.number,
     };
@@ -298,11 +307,16 @@ pub fn book(
 }
 
 /// A side's levels; with `by_sign`, one list split into (bids, asks) by the amount's sign.
-fn levels(req: &BookRequest, list: Raw<'_>, by_sign: bool) -> Result<(Vec<Level>, Vec<Level>), PageError> {
-    let items = json::items(list)?;
+fn levels(
+    req: &BookRequest,
+    list: Raw<'_>,
+    path: &json::Path,
+    by_sign: bool,
+) -> Result<(Vec<Level>, Vec<Level>), PageError> {
+    let items = json::array_items(list, path)?;
     let (mut first, mut second) = (Vec::with_capacity(items.len()), Vec::new());
     let bad = |what: String| PageError::Book(what);
-    for (_, item) in items {
+    for item in items {
         let rec = Record::read(item)?;
         let get = |p: &json::Path| {
             rec.get(p)
