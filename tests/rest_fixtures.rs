@@ -302,6 +302,10 @@ fn real_instrument_lists_map_symbols_and_refuse_unknown_ones() {
         let m = map(&def, symbol);
         assert_eq!(m.venue_id, want, "{venue} {symbol}");
     }
+    // Rules: Bitfinex keeps its lower-case `t` and calls USDT `UST`; Gemini is lower case.
+    assert_eq!(map(&definition("bitfinex"), "BTC-USDT").venue_id, "tBTCUST");
+    assert_eq!(map(&definition("gemini"), "BTC-USD").venue_id, "btcusd");
+    assert_eq!(map(&definition("coinbase_rest"), "BTC-USD").venue_id, "BTC-USD");
     // Bybit's linear perpetual and its spot market are told apart by `category`.
     let bybit = definition("bybit");
     assert_eq!(

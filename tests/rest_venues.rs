@@ -383,3 +383,21 @@ async fn a_broken_definition_names_its_file_key_and_reason() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn rest_venue_sections_refuse_streaming_keys_and_unknown_markets() {
+    let yaml = "exchanges:\n  kraken:\n    symbols: [BTC-USD, BTC-USD-PERP, btc-usd]\n    channels: [trades]\n    ws_url: wss://ws.kraken.com\n    idle_timeout_ms: 5000\n    depth_limit: 100\n    trades_interval_ms: 50\n    book_depth: 501\n";
+    let (code, _, stderr) = check(yaml, &[]).await;
+    assert_eq!(code, 2, "{stderr}");
+    for want in [
+        "exchanges.kraken.ws_url (file FILE): kraken is polled over REST: it has no WebSocket",
+        "exchanges.kraken.idle_timeout_ms (file FILE): kraken is polled: set trades_interval_ms / book_interval_ms",
+        "exchanges.kraken.depth_limit (file FILE): kraken takes book_depth",
+        "exchanges.kraken.trades_interval_ms (file FILE): must be 100-3600000",
+        "exchanges.kraken.book_depth (file FILE): must be 1-500 (kraken takes no more)",
+        "exchanges.kraken.symbols (file FILE): symbol BTC-USD-PERP: kraken defines no perp market",
+        "exchanges.kraken.symbols (file FILE): symbol btc-usd: a REST venue takes normalized symbols, BASE-QUOTE or BASE-QUOTE-PERP",
+    ] {
+        assert!(stderr.contains(want), "{want:?} not in:\n{stderr}");
+    }
+}

@@ -139,10 +139,10 @@ async fn binance_us_streams_through_a_proxy_with_zero_gaps_and_replays_the_same(
 #[tokio::test]
 async fn recordings_of_unknown_venues_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("KRAKEN.jsonl");
+    let path = dir.path().join("BITSO.jsonl");
     std::fs::write(
         &path,
-        "{\"t\":\"header\",\"exchange\":\"KRAKEN\",\"recorded\":1.0}\n",
+        "{\"t\":\"header\",\"exchange\":\"BITSO\",\"recorded\":1.0}\n",
     )
     .unwrap();
     for args in [
@@ -159,7 +159,7 @@ async fn recordings_of_unknown_venues_are_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
-            stderr.contains(r#"recordings of "KRAKEN" cannot be replayed (supported: BINANCE, BINANCE_FUTURES, BINANCE_US, COINBASE)"#),
+            stderr.contains(r#"recordings of "BITSO" cannot be replayed (supported: BINANCE, BINANCE_FUTURES, BINANCE_US, COINBASE, BINANCE_REST, BITFINEX, BITSTAMP, BYBIT, COINBASE_REST, CRYPTOCOM, GATE, GEMINI, KRAKEN, KUCOIN, MEXC, OKX)"#),
             "{args:?}: {stderr}"
         );
     }

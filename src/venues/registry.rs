@@ -114,14 +114,16 @@ pub fn load_section(id: VenueId, catalog: &Catalog, section: &mut Section<'_>) -
             let depth = format!("{id} takes book_depth");
             section.reject_unknown_keys(
                 &[common_keys, fields::<RestSettings>()],
-                &[
-                    ("ws_url", polled.as_str()),
-                    ("idle_timeout_ms", idle.as_str()),
-                    ("depth_limit", depth.as_str()),
-                ],
+                &[("depth_limit", depth.as_str())],
             );
             let settings = section.extract::<RestSettings>()?;
             if let Some(c) = &common {
+                if c.ws_url.is_some() {
+                    section.problem("ws_url", polled);
+                }
+                if c.idle_timeout_ms.is_some() {
+                    section.problem("idle_timeout_ms", idle);
+                }
                 settings.validate(&def, &c.channels, section);
                 for s in &c.symbols {
                     if let Err(reason) = rest::symbols::check(&def, s) {

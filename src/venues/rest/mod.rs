@@ -1,13 +1,15 @@
 //! CCXT-style REST venues: any venue described by a definition file
 //! (`exchanges/<venue>.yaml`) is polled for trades and book snapshots, normalized into
 //! the same events as the native adapters. `definition` is the format, `catalog` loads
-//! the files, `json` reads answers by path, `symbols` maps names, `parse` turns answers
+//! the files, `json` and `doc` read answers by path, `symbols` maps names, `parse` turns answers
 //! into events, `tape` de-duplicates trades, `poll` is one polled stream without I/O,
-//! `pacer` the venue's shared rate limit, `client` the I/O, `replay` the recordings.
+//! `pacer` the venue's shared rate limit, `client` the I/O, `replay` the recordings,
+//! `validate` the format's rules across keys.
 
 pub mod catalog;
 pub mod client;
 pub mod definition;
+pub mod doc;
 pub mod json;
 pub mod pacer;
 pub mod parse;

@@ -5,7 +5,8 @@
 //! integer nanoseconds.
 
 use super::definition::{BookRequest, Definition, SideRule, TimeUnit, TradesRequest};
-use super::json::{self, Raw, Record};
+use super::doc::{Doc, Record};
+use super::json;
 use super::symbols::Mapped;
 use crate::model::{BookUpdate, BookUpdateKind, Level, Side, Trade, TradeId, VenueId};
 use crate::venues::decimal::parse_exact;
@@ -51,9 +52,9 @@ pub struct Page {
 }
 
 /// The venue's error, if the answer is one.
-pub fn venue_error(def: &Definition, root: Raw<'_>) -> Option<String> {
+pub fn venue_error(def: &Definition, root: &Doc<'_>) -> Option<String> {
     def.errors.iter().find_map(|rule| {
-        let value = json::get(root, &rule.path, "").ok().flatten()?;
+        let value = root.get(&rule.path, "").ok().flatten()?;
         let failed = if rule.ok.is_empty() {
             rule.nonempty && !json::is_empty(value)
         } else {
@@ -61,7 +62,7 @@ pub fn venue_error(def: &Definition, root: Raw<'_>) -> Option<String> {
         };
         failed.then(|| {
             let message = (rule.message.as_ref())
-                .and_then(|m| json::get(root, m, "").ok().flatten())
+                .and_then(|m| root.get(m, "").ok().flatten())
                 .unwrap_or(value);
             format!(
                 "{} = {}",
@@ -81,18 +82,17 @@ pub fn trades(
     body: &str,
     receive_ts_ns: i64,
 ) -> Result<Page, PageError> {
-    let root = json::parse(body)?;
-    if let Some(e) = venue_error(def, root) {
+    let root = Doc::parse(body)?;
+    if let Some(e) = venue_error(def, &root) {
         return Err(PageError::Venue(e));
     }
-    let list = json::require(root, &req.list, &m.venue_id)?;
-    let items = json::array_items(list, &req.list)?;
+    let items = root.records(&req.list, &m.venue_id)?;
     let mut page = Page {
         trades: Vec::with_capacity(items.len()),
         entries: items.len(),
         ..Page::default()
     };
-    for item in items {
+    for item in &items {
         match trade(req, exchange, m, item, receive_ts_ns) {
             Ok(t) => page.trades.push(t),
             Err((reason, detail)) => page.rejected.push((reason, detail)),
@@ -103,7 +103,8 @@ pub fn trades(
     }
     page.trades.sort_by_key(|t| t.exchange_ts_ns);
     if let Some(c) = req.cursor.as_ref().and_then(|c| c.answer.as_ref()) {
-        page.cursor = json::get(root, c, &m.venue_id)?
+        page.cursor = root
+            .get(c, &m.venue_id)?
             .and_then(json::text)
             .map(Cow::into_owned);
     }
@@ -116,20 +117,25 @@ fn trade(
     req: &TradesRequest,
     exchange: VenueId,
     m: &Mapped,
-    item: Raw<'_>,
+    rec: &Record<'_>,
     receive_ts_ns: i64,
 ) -> Result<Trade, Refusal> {
-    let rec = Record::read(item).map_err(|e| ("unreadable trade", e.to_string()))?;
+    if matches!(rec, Record::Scalar) {
+        return Err((
+            "unreadable trade",
+            "an entry that is not an array or an object".into(),
+        ));
+    }
     let f = &req.fields;
     let field = |p: &json::Path, what: &'static str| {
         rec.get(p)
             .and_then(json::text)
-            .ok_or(("missing field", format!("{what} ({p}) in {}", short(item))))
+            .ok_or_else(|| ("missing field", format!("{what} ({p})")))
     };
     let price = decimal(&field(&f.price, "price")?, "price")?;
     let (amount, negative) = signed(&field(&f.amount, "amount")?)?;
     if price.is_zero() || amount.is_zero() {
-        return Err(("zero price or amount", short(item)));
+        return Err(("zero price or amount", format!("price {price}, amount {amount}")));
     }
     let side = match (&req.side, &f.side) {
         (SideRule::Sign(_), _) => {
@@ -141,12 +147,12 @@ fn trade(
         }
         (SideRule::Values(values), Some(p)) => {
             if negative {
-                return Err(("negative amount", short(item)));
+                return Err(("negative amount", format!("-{amount}")));
             }
             let text = field(p, "side")?;
             *values
                 .get(text.as_ref())
-                .ok_or_else(|| ("unknown side", format!("{} in {}", clip(&text), short(item))))?
+                .ok_or_else(|| ("unknown side", clip(&text)))?
         }
         (SideRule::Values(_), None) => return Err(("missing field", "side".into())),
     };
@@ -169,11 +175,6 @@ fn trade(
         exchange_ts_ns,
         receive_ts_ns,
     })
-}
-
-/// An entry for a log line: at most 120 characters.
-fn short(item: Raw<'_>) -> String {
-    item.get().chars().take(120).collect()
 }
 
 fn decimal(text: &str, what: &'static str) -> Result<Decimal, Refusal> {
@@ -207,21 +208,31 @@ pub fn time_ns(text: &str, unit: TimeUnit) -> Option<i64> {
         TimeUnit::Us => 3,
         TimeUnit::Ns => 0,
     };
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty()
-        || int.len() > 20
-        || !digits(int)
-        || !digits(frac)
-        || (text.contains('.') && frac.is_empty())
-    {
+    let b = text.as_bytes();
+    let dot = b.iter().position(|&c| c == b'.');
+    let (int, frac) = match dot {
+        Some(d) => (&b[..d], &b[d + 1..]),
+        None => (b, &b[..0]),
+    };
+    if int.is_empty() || (dot.is_some() && frac.is_empty()) {
         return None;
     }
-    let mut ns: i64 = int.parse::<i64>().ok()?.checked_mul(10_i64.pow(scale_digits))?;
+    let digit = |c: u8| {
+        let d = c.wrapping_sub(b'0');
+        (d <= 9).then_some(i64::from(d))
+    };
+    let mut ns: i64 = 0;
+    for &c in int {
+        ns = ns.checked_mul(10)?.checked_add(digit(c)?)?;
+    }
     let mut place = 10_i64.pow(scale_digits);
-    for b in frac.bytes().take(scale_digits as usize) {
-        place /= 10;
-        ns = ns.checked_add(i64::from(b - b'0') * place)?;
+    ns = ns.checked_mul(place)?;
+    for (i, &c) in frac.iter().enumerate() {
+        let d = digit(c)?;
+        if i < scale_digits as usize {
+            place /= 10;
+            ns = ns.checked_add(d * place)?;
+        }
     }
     Some(ns)
 }
@@ -244,17 +255,17 @@ pub fn book(
     body: &str,
     receive_ts_ns: i64,
 ) -> Result<BookUpdate, PageError> {
-    let root = json::parse(body)?;
-    if let Some(e) = venue_error(def, root) {
+    let root = Doc::parse(body)?;
+    if let Some(e) = venue_error(def, &root) {
         return Err(PageError::Venue(e));
     }
     let sym = m.venue_id.as_str();
     let (mut bids, mut asks) = match (&req.bids, &req.asks, &req.levels) {
         (Some(b), Some(a), _) => (
-            levels(req, json::require(root, b, sym)?, b, false)?.0,
-            levels(req, json::require(root, a, sym)?, a, false)?.0,
+            levels(req, root.records(b, sym)?, false)?.0,
+            levels(req, root.records(a, sym)?, false)?.0,
         ),
-        (_, _, Some(l)) => levels(req, json::require(root, l, sym)?, l, true)?,
+        (_, _, Some(l)) => levels(req, root.records(l, sym)?, true)?,
         _ => return Err(PageError::Malformed("the definition names no book sides".into())),
     };
     bids.sort_by_key(|l| std::cmp::Reverse(l.0));
@@ -275,7 +286,7 @@ pub fn book(
     bids.truncate(cut.depth);
     asks.truncate(cut.depth);
     let exchange_ts_ns = match &req.timestamp {
-        Some(stamp) => match json::get(root, &stamp.path, sym)?.and_then(json::text) {
+        Some(stamp) => match root.get(&stamp.path, sym)?.and_then(json::text) {
             Some(t) => Some(
                 time_ns(&t, stamp.unit)
                     .ok_or_else(|| PageError::Malformed(format!("book timestamp {}", clip(&t))))?,
@@ -286,7 +297,7 @@ pub fn book(
     };
     let sequence = match &req.sequence {
         Some(p) => {
-            let t = json::require(root, p, sym)?;
+            let t = root.require(p, sym)?;
             let t = json::text(t).unwrap_or_default();
             t.parse::<u64>().map_err(|_| {
                 PageError::Malformed(format!("book sequence {} is not a whole number", clip(&t)))
@@ -309,30 +320,62 @@ pub fn book(
 /// A side's levels; with `by_sign`, one list split into (bids, asks) by the amount's sign.
 fn levels(
     req: &BookRequest,
-    list: Raw<'_>,
-    path: &json::Path,
+    list: Vec<Record<'_>>,
     by_sign: bool,
 ) -> Result<(Vec<Level>, Vec<Level>), PageError> {
-    let items = json::array_items(list, path)?;
-    let (mut first, mut second) = (Vec::with_capacity(items.len()), Vec::new());
+    let (mut first, mut second) = (Vec::with_capacity(list.len()), Vec::new());
     let bad = |what: String| PageError::Book(what);
-    for item in items {
-        let rec = Record::read(item)?;
+    for rec in &list {
         let get = |p: &json::Path| {
             rec.get(p)
                 .and_then(json::text)
-                .ok_or_else(|| bad(format!("level {} lacks {p}", short(item))))
+                .ok_or_else(|| bad(format!("a level lacks {p}")))
         };
         let price = decimal(&get(&req.level.price)?, "price").map_err(|(_, d)| bad(d))?;
         let (amount, negative) = signed(&get(&req.level.amount)?).map_err(|(_, d)| bad(d))?;
         if price.is_zero() || amount.is_zero() {
-            return Err(bad(format!("level {} has a zero price or size", short(item))));
+            return Err(bad(format!("level {price} x {amount} has a zero price or size")));
         }
         match (by_sign, negative) {
-            (false, true) => return Err(bad(format!("level {} has a negative size", short(item)))),
+            (false, true) => return Err(bad(format!("level {price} x -{amount} has a negative size"))),
             (true, true) => second.push((price, amount)),
             _ => first.push((price, amount)),
         }
     }
     Ok((first, second))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TimeUnit, time_ns};
+
+    #[test]
+    fn venue_times_are_exact_nanoseconds_or_refused() {
+        for (text, unit, want) in [
+            ("1616663113.2388", TimeUnit::S, Some(1_616_663_113_238_800_000)),
+            (
+                "1710327648162.035000",
+                TimeUnit::Ms,
+                Some(1_710_327_648_162_035_000),
+            ),
+            (
+                "1709897616745000000",
+                TimeUnit::Ns,
+                Some(1_709_897_616_745_000_000),
+            ),
+            ("1619378326628123", TimeUnit::Us, Some(1_619_378_326_628_123_000)),
+            ("1.0000000019", TimeUnit::S, Some(1_000_000_001)),
+            ("9223372036.854775807", TimeUnit::S, Some(i64::MAX)),
+            ("9223372036.854775808", TimeUnit::S, None),
+            ("99999999999999999999", TimeUnit::Ms, None),
+            ("-5", TimeUnit::Ms, None),
+            ("1.", TimeUnit::S, None),
+            (".5", TimeUnit::S, None),
+            ("1e5", TimeUnit::Ms, None),
+            ("", TimeUnit::Ms, None),
+            ("1.2.3", TimeUnit::S, None),
+        ] {
+            assert_eq!(time_ns(text, unit), want, "{text} {unit:?}");
+        }
+    }
 }

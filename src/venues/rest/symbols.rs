@@ -104,14 +104,13 @@ pub fn instrument_list(
     inst: &Instruments,
     body: &str,
 ) -> Result<BTreeMap<(String, String), String>, String> {
-    let root = json::parse(body).map_err(|e| e.to_string())?;
-    let list = json::require(root, &inst.list, "").map_err(|e| e.to_string())?;
+    let root = super::doc::Doc::parse(body).map_err(|e| e.to_string())?;
     let filters: Vec<(Path, &str)> = (inst.filter.iter())
         .map(|(p, v)| Path::parse(p).map(|p| (p, v.as_str())))
         .collect::<Result<_, _>>()?;
     let id_path = (inst.id != "$key").then(|| Path::parse(&inst.id)).transpose()?;
     let mut out = BTreeMap::new();
-    for (key, item) in json::items(list).map_err(|e| e.to_string())? {
+    for (key, item) in root.entries(&inst.list).map_err(|e| e.to_string())? {
         let field = |p: &Path| json::get(item, p, "").ok().flatten().and_then(json::text);
         if filters.iter().any(|(p, want)| field(p).as_deref() != Some(*want)) {
             continue;
