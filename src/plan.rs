@@ -2,7 +2,7 @@
 //! the route each connection kind will take (credentials masked as `***`).
 
 use crate::config::{Config, SinkConfig};
-use crate::net::{ConnKind, resolver_for};
+use crate::net::resolver_for;
 use std::fmt::Write;
 
 /// Human-readable plan; contains no credential. Routes come from the resolver `run`
@@ -45,7 +45,7 @@ pub fn describe(config: &Config) -> String {
         for line in venue.check_lines() {
             let _ = writeln!(out, "  {line}");
         }
-        for kind in [ConnKind::Http, ConnKind::Websocket] {
+        for &kind in venue.conn_kinds() {
             let route = resolver.describe(*id, kind);
             let _ = writeln!(out, "  {:<10} {route}", format!("{kind}:"));
         }

@@ -322,6 +322,10 @@ async fn a_new_venue_needs_one_yaml_file_and_no_rust() {
     ] {
         assert!(plan.contains(line), "{line:?} not in:\n{plan}");
     }
+    assert!(
+        !plan.contains("websocket:"),
+        "a REST venue opens no WebSocket:\n{plan}"
+    );
     let out = run_until(
         command(&["run", "--config", config.to_str().unwrap()]),
         &venue,

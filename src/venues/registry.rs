@@ -16,7 +16,7 @@ use super::rest::settings::RestSettings;
 use super::{VenueError, binance, coinbase, rest, runtime};
 use crate::config::{Channel, ExchangeConfig, Section, fields};
 use crate::model::{Event, VenueId};
-use crate::net::ConnectionFactory;
+use crate::net::{ConnKind, ConnectionFactory};
 use crate::record::reader::Recording;
 use crate::replay::{ReplayError, ReplayStats};
 use crate::sim;
@@ -172,6 +172,14 @@ impl VenueConfig {
             _ => {}
         }
         lines
+    }
+
+    /// The kinds of connection the venue opens (a REST venue only requests).
+    pub fn conn_kinds(&self) -> &'static [ConnKind] {
+        match self.settings {
+            Settings::Rest(..) => &[ConnKind::Http],
+            _ => &[ConnKind::Http, ConnKind::Websocket],
+        }
     }
 
     /// What a recording's header keeps so `replay` can rebuild the run's requests.
