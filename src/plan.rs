@@ -36,6 +36,18 @@ pub fn describe(config: &Config) -> String {
     if !config.proxy.enabled {
         let _ = writeln!(out, "proxy: disabled (every connection direct)");
     }
+    if let Some(r) = &config.proxy.regional {
+        let region = r
+            .region
+            .as_deref()
+            .unwrap_or("unknown (no rule with a region applies)");
+        let _ = writeln!(
+            out,
+            "region: {region}; {} regional rule{} (precedence: exchange override, regional rule, default, direct)",
+            r.rules.len(),
+            if r.rules.len() == 1 { "" } else { "s" }
+        );
+    }
     for (id, venue) in &config.exchanges {
         let ex = &venue.common;
         let channels: Vec<&str> = ex.channels.iter().map(|c| c.as_str()).collect();

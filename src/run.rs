@@ -58,6 +58,7 @@ pub async fn run(
         }
     }
     let factory = ConnectionFactory::recording(&config, recorders.clone())?;
+    factory.start_health_checks(shutdown.subscribe());
     let (tx, rx) = mpsc::channel(sink::queue_capacity(&config.sink));
     let sink_task = tokio::spawn(drain(config.sink.clone(), rx, shutdown.subscribe()));
     let mut adapters = tokio::task::JoinSet::new();

@@ -50,7 +50,7 @@ async fn every_validation_rule_fails_at_load_with_key_origin_and_no_credential()
         (
             proxy("{ url: \"http://u:hunter2@p:8080\", timeout: 5 }"),
             vec![],
-            "proxy.default.http.timeout (file FILE): unknown key `timeout`; expected one of: url, timeout_seconds",
+            "proxy.default.http.timeout (file FILE): unknown key `timeout`; expected one of: url, pool, timeout_seconds, strategy, health_check, eject_after_failures, retry_failed_after_seconds, fallback",
         ),
         (
             format!("proxi: {{}}\n{VALID}"),
@@ -195,10 +195,10 @@ async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credential
     let expected = "sink: stdout (JSON lines)\n\
         exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n\
         \x20 snapshots: 1000 levels, weight 50 each, 100 for 2 books; budget 3000 weight/min (50% of 6000) -> first sync at once\n\
-        \x20 http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: socks5h://proxy:1081 (timeout 30 s)\n\
+        \x20 http:      http://binance-proxy:8080 (timeout 30 s) [exchange override]\n  websocket: socks5h://proxy:1081 (timeout 30 s) [default]\n\
         exchange binance_futures\n  channels:  l2_book\n  symbols:   BTC-USDT-PERP\n\
         \x20 snapshots: 1000 levels, weight 20 each, 20 for 1 book; budget 1200 weight/min (50% of 2400) -> first sync at once\n\
-        \x20 http:      socks5h://***:***@proxy:1080 (timeout 15 s)\n  websocket: http://***:***@ws-proxy:3128 (timeout 30 s)\n";
+        \x20 http:      socks5h://***:***@proxy:1080 (timeout 15 s) [default]\n  websocket: http://***:***@ws-proxy:3128 (timeout 30 s) [exchange override]\n";
     assert!(stdout.ends_with(expected), "plan:\n{stdout}");
     assert!(!stdout.contains("hunter2") && !stdout.contains("env-secret") && !stdout.contains("admin"));
 
@@ -210,11 +210,15 @@ async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credential
     assert_eq!(check(yaml, &cli_env).await.0, 0);
     let direct = [("FEEDHANDLER_PROXY__EXCHANGES__BINANCE__WEBSOCKET", "direct")];
     let (_, stdout, _) = check(yaml, &direct).await;
-    assert!(stdout.contains("exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n  snapshots: 1000 levels, weight 50 each, 100 for 2 books; budget 3000 weight/min (50% of 6000) -> first sync at once\n  http:      http://binance-proxy:8080 (timeout 30 s)\n  websocket: direct\n"), "{stdout}");
+    assert!(stdout.contains("exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n  snapshots: 1000 levels, weight 50 each, 100 for 2 books; budget 3000 weight/min (50% of 6000) -> first sync at once\n  http:      http://binance-proxy:8080 (timeout 30 s) [exchange override]\n  websocket: direct [exchange override]\n"), "{stdout}");
 
     let (code, stdout, _) = check(yaml, &[("FEEDHANDLER_PROXY__ENABLED", "false")]).await;
     assert_eq!(code, 0);
     assert!(stdout.contains("proxy: disabled"));
+    assert!(
+        stdout.contains("http:      direct [proxies disabled]"),
+        "{stdout}"
+    );
     assert!(
         !stdout.contains("socks5h://"),
         "disabled means direct everywhere:\n{stdout}"

@@ -26,7 +26,9 @@ const MAX_IDLE_TIMEOUT_MS: u64 = 3_600_000;
 /// Reconnect delays: at least the backoff's first step, at most five minutes.
 const RECONNECT_MAX_DELAY_MS: std::ops::RangeInclusive<u64> = 500..=300_000;
 /// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
-const CLI_ENV_KEYS: [&str; 2] = ["config", "log"];
+const CLI_ENV_KEYS: [&str; 3] = ["config", "log", "region"];
+/// The region the process runs in, for `proxy.regional` rules (overrides the file's).
+pub const REGION_ENV: &str = "FEEDHANDLER_REGION";
 
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +107,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let figment = Figment::new()
         .merge(Yaml::file_exact(path))
         .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&CLI_ENV_KEYS));
-    let doc: Document = figment
+    let mut doc: Document = figment
         .extract()
         .map_err(|e| ConfigError::Invalid(e.into_iter().map(problem_from_figment).collect()))?;
+    if let Some(region) = std::env::var(REGION_ENV).ok().filter(|r| !r.is_empty()) {
+        let regional = doc.proxy.regional.get_or_insert_with(Default::default);
+        regional.region = Some(region);
+    }
     let mut problems = Vec::new();
     let dir = (doc.venue_definitions.as_ref()).map(|d| path.parent().unwrap_or(Path::new(".")).join(d));
     let catalog = match Catalog::load(dir.as_deref(), &registry::native()) {

@@ -4,12 +4,17 @@
 
 mod duplicates;
 mod load;
+mod proxy;
 mod proxy_url;
 mod section;
 
 pub use duplicates::duplicate_keys;
 pub(crate) use load::problem_from_figment;
 pub use load::{ConfigError, Problem, load};
+pub use proxy::{
+    Fallback, HealthCheck, KindProxies, PoolConfig, ProxyConfig, ProxyEndpoint, ProxySetting, Regional,
+    RegionalRule, Strategy,
+};
 pub use proxy_url::{Credentials, ProxyScheme, ProxyUrl, Secret};
 pub use section::{Section, fields};
 
@@ -17,7 +22,6 @@ use crate::model::VenueId;
 use crate::venues::registry::VenueConfig;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
 /// Timeout used for connection setup when a proxy sets none, and for direct connections.
@@ -32,119 +36,6 @@ pub struct Config {
     pub exchanges: BTreeMap<VenueId, VenueConfig>,
     pub sink: SinkConfig,
     pub tls: TlsConfig,
-}
-
-/// `proxy:` — which proxy each exchange's connections use.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProxyConfig {
-    #[serde(default = "enabled_by_default")]
-    pub enabled: bool,
-    #[serde(default)]
-    pub default: KindProxies,
-    #[serde(default)]
-    pub exchanges: BTreeMap<VenueId, KindProxies>,
-}
-
-fn enabled_by_default() -> bool {
-    true
-}
-
-impl Default for ProxyConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            default: KindProxies::default(),
-            exchanges: BTreeMap::new(),
-        }
-    }
-}
-
-/// A proxy per connection kind; `rest` is accepted as an alias of `http`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KindProxies {
-    #[serde(default, alias = "rest")]
-    pub http: Option<ProxySetting>,
-    #[serde(default)]
-    pub websocket: Option<ProxySetting>,
-}
-
-/// One proxy: `{url, timeout_seconds}` or a bare URL string.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProxyEndpoint {
-    pub url: ProxyUrl,
-    pub timeout_seconds: u16,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProxyEndpointFull {
-    url: ProxyUrl,
-    #[serde(default)]
-    timeout_seconds: Option<TimeoutSeconds>,
-}
-
-/// Seconds bounding a connection's setup: 1–300.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(try_from = "i64")]
-struct TimeoutSeconds(u16);
-
-impl TryFrom<i64> for TimeoutSeconds {
-    type Error = String;
-    fn try_from(v: i64) -> Result<Self, String> {
-        match u16::try_from(v) {
-            Ok(s @ 1..=300) => Ok(Self(s)),
-            _ => Err(format!("timeout_seconds must be 1-300, got {v}")),
-        }
-    }
-}
-
-/// A connection kind's setting: a proxy, or `direct` (an exchange that must not use the
-/// default proxy).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ProxySetting {
-    Direct,
-    Via(ProxyEndpoint),
-}
-
-impl ProxySetting {
-    pub fn endpoint(&self) -> Option<&ProxyEndpoint> {
-        match self {
-            Self::Direct => None,
-            Self::Via(e) => Some(e),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ProxySetting {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = ProxySetting;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a proxy URL, {url, timeout_seconds}, or `direct`")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<ProxySetting, E> {
-                if s == "direct" {
-                    return Ok(ProxySetting::Direct);
-                }
-                let url = ProxyUrl::try_from(s.to_owned()).map_err(E::custom)?;
-                Ok(ProxySetting::Via(ProxyEndpoint {
-                    url,
-                    timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
-                }))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ProxySetting, A::Error> {
-                let full = ProxyEndpointFull::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(ProxySetting::Via(ProxyEndpoint {
-                    url: full.url,
-                    timeout_seconds: full.timeout_seconds.map_or(DEFAULT_TIMEOUT_SECONDS, |t| t.0),
-                }))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 /// Market-data channels an exchange can stream.

@@ -54,6 +54,11 @@ impl HttpClient {
         }
     }
 
+    /// Whether a request that failed because of its proxy can go to another pool member.
+    pub fn can_fail_over(&self) -> bool {
+        self.factory.can_fail_over(self.exchange, ConnKind::Http)
+    }
+
     /// The same client, sending `headers` with every request.
     pub fn with_headers(self, headers: Arc<[(String, String)]>) -> Self {
         Self { headers, ..self }
@@ -70,6 +75,7 @@ impl HttpClient {
         let route = f.route(exchange, ConnKind::Http, url).await?;
         tracing::info!(%exchange, kind = "http", target = %target_of(url), path = url.path(), proxy = %route, "request");
         let started = Instant::now();
+        let live = f.live(&route);
         let result = self.fetch(url, &route).await.map(|body| Fetched {
             body,
             receive_ts_ns: crate::model::now_ns(),
@@ -83,6 +89,7 @@ impl HttpClient {
             },
             Err(cause) => Outcome::Failure(cause),
         };
+        drop(live);
         f.resolver.report(exchange, ConnKind::Http, &route, outcome);
         result.map_err(|cause| ConnectError {
             exchange,

@@ -4,7 +4,9 @@
 //! configured proxy is used or the connection fails: there is no fallback to direct.
 
 mod error;
+mod health;
 mod http;
+mod pool;
 mod resolver;
 mod tls;
 mod tunnel;
@@ -12,6 +14,7 @@ mod ws;
 
 pub use error::{Cause, ConnectError, Redactor};
 pub use http::{Fetched, HttpClient};
+pub use pool::Pool;
 pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, StaticResolver, for_config as resolver_for};
 pub use tls::TlsSetupError;
 pub use ws::{Frame, WsConn, WsError};
@@ -20,7 +23,7 @@ use crate::config::Config;
 use crate::model::VenueId;
 use crate::record::writer::Recorder;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use url::Url;
@@ -52,12 +55,8 @@ impl ConnectionFactory {
         recorders: HashMap<VenueId, Recorder>,
     ) -> Result<Arc<Self>, TlsSetupError> {
         let p = &config.proxy;
-        let endpoints = p.default.http.iter().chain(&p.default.websocket).chain(
-            p.exchanges
-                .values()
-                .flat_map(|k| k.http.iter().chain(&k.websocket)),
-        );
-        let redactor = Redactor::new(endpoints.filter_map(|s| s.endpoint()?.url.credentials.as_ref()));
+        let endpoints = p.settings().flat_map(|s| s.endpoints());
+        let redactor = Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref()));
         Self::new(
             resolver::for_config(p),
             config.tls.ca_file.as_deref(),
@@ -150,6 +149,7 @@ impl ConnectionFactory {
         self.resolver
             .report(exchange, ConnKind::Websocket, &route, outcome);
         let stream = result.map_err(err)?;
+        let live = self.live(&route);
         let n = self.websockets_opened.fetch_add(1, Ordering::Relaxed) + 1;
         let connected_ts_ns = crate::model::now_ns();
         let tap = match self.recorders.get(&exchange) {
@@ -160,7 +160,35 @@ impl ConnectionFactory {
             }
             None => None,
         };
-        Ok(WsConn::new(exchange, url.clone(), stream, tap, connected_ts_ns))
+        Ok(WsConn::new(
+            exchange,
+            url.clone(),
+            stream,
+            tap,
+            connected_ts_ns,
+            live,
+        ))
+    }
+
+    /// Counts a connection on its pool member until the returned guard is dropped.
+    fn live(&self, route: &Route) -> Option<Live> {
+        let count = self.resolver.live_count(route)?;
+        count.fetch_add(1, Ordering::Relaxed);
+        Some(Live(count))
+    }
+
+    /// Whether a connection of `exchange` that failed because of its proxy can be tried
+    /// again at once on another pool member.
+    pub fn can_fail_over(&self, exchange: VenueId, kind: ConnKind) -> bool {
+        self.resolver.can_fail_over(exchange, kind)
+    }
+
+    /// Starts the background health checks of every pool that has them; they stop when
+    /// `shutdown` is set.
+    pub fn start_health_checks(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        for pool in self.resolver.checked_pools() {
+            tokio::spawn(health::run(pool, self.clone(), shutdown.clone()));
+        }
     }
 
     /// The HTTP client for `route`, built on first use; the least recently used one is
@@ -184,6 +212,16 @@ impl ConnectionFactory {
     /// HTTP clients currently kept (bounded by [`MAX_HTTP_CLIENTS`]).
     pub fn http_clients_kept(&self) -> usize {
         self.http_clients.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// One open connection counted on its pool member (`least_connections`).
+#[derive(Debug)]
+pub struct Live(Arc<AtomicU32>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -6,12 +6,14 @@
 //! the resolver `run` uses ([`for_config`]).
 
 use super::error::Cause;
+use super::pool::{Pick, Pool};
 use crate::config::{DEFAULT_TIMEOUT_SECONDS, KindProxies, ProxyConfig, ProxyEndpoint, ProxySetting};
 use crate::model::VenueId;
 use futures_util::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 /// The two kinds of connection an adapter opens.
@@ -81,8 +83,20 @@ pub trait ProxyResolver: Send + Sync {
     fn route(&self, exchange: VenueId, kind: ConnKind) -> BoxFuture<'_, Result<Route, Cause>>;
     /// How an attempt on `route` went.
     fn report(&self, exchange: VenueId, kind: ConnKind, route: &Route, outcome: Outcome<'_>);
-    /// The route as `check` prints it (never credentials).
+    /// The route as `check` prints it (never credentials), with the rule that chose it.
     fn describe(&self, exchange: VenueId, kind: ConnKind) -> String;
+    /// The live-connection count of the pool member `route` goes through, if any.
+    fn live_count(&self, _route: &Route) -> Option<Arc<AtomicU32>> {
+        None
+    }
+    /// Whether another route is in service after a proxy failure (no backoff needed).
+    fn can_fail_over(&self, _exchange: VenueId, _kind: ConnKind) -> bool {
+        false
+    }
+    /// The pools whose members are health-checked in the background.
+    fn checked_pools(&self) -> Vec<Arc<Pool>> {
+        Vec::new()
+    }
 }
 
 /// The resolver the configuration asks for; `run` and `check` both use this.
@@ -90,43 +104,127 @@ pub fn for_config(config: &ProxyConfig) -> Arc<dyn ProxyResolver> {
     Arc::new(StaticResolver::new(config))
 }
 
-/// The configured proxies: disabled → direct; exchange override → default → direct.
+/// What a setting resolves to.
+#[derive(Debug, Clone)]
+enum Choice {
+    Direct,
+    Proxy(ProxyEndpoint),
+    Pool(Arc<Pool>),
+}
+
+/// The configured proxies and pools: disabled → direct; exchange override → first
+/// matching regional rule → default → direct.
 #[derive(Debug, Clone)]
 pub struct StaticResolver {
     enabled: bool,
-    default: KindProxies,
-    exchanges: BTreeMap<VenueId, KindProxies>,
+    default: [Option<Choice>; 2],
+    exchanges: BTreeMap<VenueId, [Option<Choice>; 2]>,
+    /// The process's region and the rules that apply in it, in order.
+    region: Option<String>,
+    rules: Vec<(usize, Vec<String>, Choice)>,
+    /// Live connections per pooled proxy.
+    live: Vec<(ProxyEndpoint, Arc<AtomicU32>)>,
+}
+
+fn index(kind: ConnKind) -> usize {
+    match kind {
+        ConnKind::Http => 0,
+        ConnKind::Websocket => 1,
+    }
 }
 
 impl StaticResolver {
     pub fn new(config: &ProxyConfig) -> Self {
+        // One pool object per configured pool, shared by every exchange that uses it.
+        let mut pools: Vec<Arc<Pool>> = Vec::new();
+        let mut live = Vec::new();
+        let mut choice = |s: &ProxySetting| match s {
+            ProxySetting::Direct => Choice::Direct,
+            ProxySetting::Via(e) => Choice::Proxy(e.clone()),
+            ProxySetting::Pool(cfg) => match pools.iter().find(|p| *p.config == **cfg) {
+                Some(p) => Choice::Pool(p.clone()),
+                None => {
+                    let p = Arc::new(Pool::new(cfg.clone(), &mut live));
+                    pools.push(p.clone());
+                    Choice::Pool(p)
+                }
+            },
+        };
+        let mut kinds = |k: &KindProxies| {
+            [
+                k.http.as_ref().map(&mut choice),
+                k.websocket.as_ref().map(&mut choice),
+            ]
+        };
+        let default = kinds(&config.default);
+        let exchanges = config.exchanges.iter().map(|(id, k)| (*id, kinds(k))).collect();
+        let region = config.regional.as_ref().and_then(|r| r.region.clone());
+        let rules = (config.regional.iter())
+            .flat_map(|r| r.rules.iter().enumerate())
+            .filter(|(_, rule)| {
+                region.as_deref().is_some_and(|reg| {
+                    rule.regions
+                        .iter()
+                        .any(|x| x == "*" || x.eq_ignore_ascii_case(reg))
+                })
+            })
+            .map(|(i, rule)| (i + 1, rule.exchanges.clone(), choice(&rule.proxy)))
+            .collect();
         Self {
             enabled: config.enabled,
-            default: config.default.clone(),
-            exchanges: config.exchanges.clone(),
+            default,
+            exchanges,
+            region,
+            rules,
+            live,
         }
     }
-}
 
-fn for_kind(p: &KindProxies, kind: ConnKind) -> Option<&ProxySetting> {
-    match kind {
-        ConnKind::Http => p.http.as_ref(),
-        ConnKind::Websocket => p.websocket.as_ref(),
-    }
-}
-
-impl StaticResolver {
-    /// The configured route: disabled → direct; exchange override → default → direct.
-    pub fn pick(&self, exchange: VenueId, kind: ConnKind) -> Route {
+    /// The setting for an attempt and the rule that chose it.
+    fn chosen(&self, exchange: VenueId, kind: ConnKind) -> (Choice, String) {
         if !self.enabled {
-            return Route::Direct;
+            return (Choice::Direct, "proxies disabled".into());
         }
-        self.exchanges
-            .get(&exchange)
-            .and_then(|p| for_kind(p, kind))
-            .or_else(|| for_kind(&self.default, kind))
-            .and_then(ProxySetting::endpoint)
-            .map_or(Route::Direct, |p| Route::Proxy(p.clone()))
+        if let Some(c) = self.exchanges.get(&exchange).and_then(|k| k[index(kind)].clone()) {
+            return (c, "exchange override".into());
+        }
+        let region = self.region.as_deref().unwrap_or_default();
+        let rule = (self.rules.iter())
+            .find(|(_, exchanges, _)| exchanges.iter().any(|x| x == "*" || x == exchange.as_str()));
+        if let Some((n, _, c)) = rule {
+            return (c.clone(), format!("regional rule {n} (region {region})"));
+        }
+        match self.default[index(kind)].clone() {
+            Some(c) => (c, "default".into()),
+            None => (Choice::Direct, "nothing configured".into()),
+        }
+    }
+
+    /// The route an attempt takes now.
+    pub fn pick(&self, exchange: VenueId, kind: ConnKind) -> Route {
+        let (choice, by) = self.chosen(exchange, kind);
+        let label = format_args!("{exchange} {kind} ({by})").to_string();
+        match choice {
+            Choice::Direct => Route::Direct,
+            Choice::Proxy(p) => Route::Proxy(p),
+            Choice::Pool(pool) => match pool.pick(&label) {
+                Pick::Member(m) => Route::Proxy(m.endpoint.clone()),
+                Pick::Direct => Route::Direct,
+            },
+        }
+    }
+
+    fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        let all = self
+            .default
+            .iter()
+            .chain(self.exchanges.values().flatten())
+            .flatten();
+        let rules = self.rules.iter().map(|(_, _, c)| c);
+        all.chain(rules).filter_map(|c| match c {
+            Choice::Pool(p) => Some(p),
+            _ => None,
+        })
     }
 }
 
@@ -139,14 +237,74 @@ impl ProxyResolver for StaticResolver {
     fn report(&self, exchange: VenueId, kind: ConnKind, route: &Route, outcome: Outcome<'_>) {
         let against_proxy = outcome.counts_against_proxy();
         tracing::debug!(%exchange, %kind, proxy = %route, ?outcome, against_proxy, "connection outcome");
+        let (Choice::Pool(pool), by) = self.chosen(exchange, kind) else {
+            return;
+        };
+        match outcome {
+            Outcome::Success { latency } => pool.succeeded(route, latency),
+            Outcome::Failure(cause) if against_proxy => {
+                pool.failed(route, &format_args!("{exchange} {kind} ({by})"), cause);
+            }
+            Outcome::Failure(_) => {}
+        }
     }
 
     fn describe(&self, exchange: VenueId, kind: ConnKind) -> String {
-        match self.pick(exchange, kind) {
-            Route::Direct => "direct".to_owned(),
-            Route::Proxy(p) => format!("{} (timeout {} s)", p.url.masked(), p.timeout_seconds),
-        }
+        let (choice, by) = self.chosen(exchange, kind);
+        let what = match choice {
+            Choice::Direct => "direct".to_owned(),
+            Choice::Proxy(p) => format!("{} (timeout {} s)", p.url.masked(), p.timeout_seconds),
+            Choice::Pool(pool) => describe_pool(&pool),
+        };
+        format!("{what} [{by}]")
     }
+
+    fn live_count(&self, route: &Route) -> Option<Arc<AtomicU32>> {
+        let Route::Proxy(p) = route else { return None };
+        self.live.iter().find(|(e, _)| e == p).map(|(_, c)| c.clone())
+    }
+
+    fn can_fail_over(&self, exchange: VenueId, kind: ConnKind) -> bool {
+        matches!(self.chosen(exchange, kind).0, Choice::Pool(p) if p.in_service() > 1)
+    }
+
+    fn checked_pools(&self) -> Vec<Arc<Pool>> {
+        let mut out: Vec<Arc<Pool>> = Vec::new();
+        if !self.enabled {
+            return out;
+        }
+        for p in self.pools().filter(|p| p.config.health_check.is_some()) {
+            if !out.iter().any(|q| Arc::ptr_eq(q, p)) {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
+}
+
+/// A pool as `check` prints it: strategy, members (masked), timeouts and checks.
+fn describe_pool(pool: &Pool) -> String {
+    let c = &pool.config;
+    let members: Vec<String> = c.members.iter().map(|m| m.url.masked()).collect();
+    let timeout = c.members.first().map_or(0, |m| m.timeout_seconds);
+    let health = c.health_check.as_ref().map_or(String::new(), |h| {
+        format!(
+            ", health check every {} s to {} (timeout {} s)",
+            h.interval_seconds, h.target, h.timeout_seconds
+        )
+    });
+    let fallback = if c.fallback.is_some() {
+        ", fallback direct"
+    } else {
+        ""
+    };
+    format!(
+        "pool {} [{}] (timeout {timeout} s, eject after {} failures, retry after {} s{health}{fallback})",
+        c.strategy.as_str(),
+        members.join(", "),
+        c.eject_after_failures,
+        c.retry_failed_after_seconds
+    )
 }
 
 #[cfg(test)]
@@ -181,6 +339,7 @@ mod tests {
                 websocket: endpoint("socks5://default-ws:1081"),
             },
             exchanges,
+            regional: None,
         })
     }
 
@@ -232,5 +391,125 @@ mod tests {
     fn nothing_configured_is_direct() {
         let r = StaticResolver::new(&ProxyConfig::default());
         assert_eq!(r.pick(id("binance"), ConnKind::Websocket), Route::Direct);
+    }
+
+    fn pool(urls: &[&str]) -> ProxySetting {
+        let yaml = format!("{{pool: [{}], strategy: round_robin}}", urls.join(", "));
+        serde_yaml::from_str(&yaml).unwrap()
+    }
+
+    /// Precedence: exchange override → first matching regional rule → default → direct.
+    #[test]
+    fn regional_rules_sit_between_the_exchange_override_and_the_default() {
+        let yaml = r#"
+default: { http: "socks5h://default:1080" }
+exchanges:
+  coinbase: { http: "http://coinbase-only:3128" }
+regional:
+  region: US
+  rules:
+    - { regions: [CN], exchanges: ["*"], proxy: "socks5://cn:1080" }
+    - { regions: [US, CA], exchanges: [binance], proxy: direct }
+    - { regions: [us], exchanges: ["*"], proxy: { pool: ["socks5h://us1:1080", "socks5h://us2:1080"] } }
+"#;
+        let config: ProxyConfig = serde_yaml::from_str(yaml).unwrap();
+        let r = StaticResolver::new(&config);
+        let d = |ex: &str| r.describe(id(ex), ConnKind::Http);
+        assert_eq!(
+            d("coinbase"),
+            "http://coinbase-only:3128 (timeout 30 s) [exchange override]"
+        );
+        assert_eq!(d("binance"), "direct [regional rule 2 (region US)]");
+        assert!(
+            d("kraken").starts_with("pool round_robin [socks5h://us1:1080, socks5h://us2:1080]"),
+            "{}",
+            d("kraken")
+        );
+        assert!(
+            d("kraken").ends_with("[regional rule 3 (region US)]"),
+            "{}",
+            d("kraken")
+        );
+        // A rule's proxy serves both kinds.
+        assert_eq!(r.describe(id("kraken"), ConnKind::Websocket), d("kraken"));
+        // Elsewhere only the CN rule applies.
+        let mut cn = config.clone();
+        cn.regional.as_mut().unwrap().region = Some("CN".into());
+        let r = StaticResolver::new(&cn);
+        assert_eq!(
+            r.describe(id("binance"), ConnKind::Http),
+            "socks5://cn:1080 (timeout 30 s) [regional rule 1 (region CN)]"
+        );
+        // In a region no rule names, the default.
+        let mut de = config.clone();
+        de.regional.as_mut().unwrap().region = Some("DE".into());
+        let r = StaticResolver::new(&de);
+        assert_eq!(
+            r.describe(id("binance"), ConnKind::Http),
+            "socks5h://default:1080 (timeout 30 s) [default]"
+        );
+        assert_eq!(
+            r.pick(id("binance"), ConnKind::Http).to_string(),
+            "socks5h://default:1080"
+        );
+    }
+
+    #[test]
+    fn one_pool_object_serves_every_exchange_that_uses_it() {
+        let mut config = ProxyConfig::default();
+        config.default.websocket = Some(pool(&["socks5h://a:1080", "socks5h://b:1080"]));
+        let r = StaticResolver::new(&config);
+        let picks: Vec<String> = ["binance", "coinbase", "binance", "coinbase"]
+            .iter()
+            .map(|ex| r.pick(id(ex), ConnKind::Websocket).to_string())
+            .collect();
+        assert_eq!(
+            picks,
+            [
+                "socks5h://a:1080",
+                "socks5h://b:1080",
+                "socks5h://a:1080",
+                "socks5h://b:1080"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_proxy_failures_eject_pool_members() {
+        let mut config = ProxyConfig::default();
+        config.default.http = Some(pool(&[
+            "socks5h://a:1080",
+            "socks5h://b:1080",
+            "socks5h://c:1080",
+        ]));
+        let r = StaticResolver::new(&config);
+        let a = r.pick(id("binance"), ConnKind::Http);
+        let venue = Cause::Status {
+            status: 429,
+            body: String::new(),
+            retry_after_s: None,
+        };
+        for _ in 0..10 {
+            r.report(id("binance"), ConnKind::Http, &a, Outcome::Failure(&venue));
+        }
+        assert!(r.can_fail_over(id("binance"), ConnKind::Http));
+        let picks: Vec<String> = (0..3)
+            .map(|_| r.pick(id("binance"), ConnKind::Http).to_string())
+            .collect();
+        assert!(
+            picks.contains(&a.to_string()),
+            "a venue's 429 ejects nobody: {picks:?}"
+        );
+        let dead = Cause::ProxyUnreachable("connection refused".into());
+        for _ in 0..3 {
+            r.report(id("binance"), ConnKind::Http, &a, Outcome::Failure(&dead));
+        }
+        let picks: Vec<String> = (0..6)
+            .map(|_| r.pick(id("binance"), ConnKind::Http).to_string())
+            .collect();
+        assert!(
+            !picks.contains(&a.to_string()),
+            "ejected after 3 proxy failures: {picks:?}"
+        );
     }
 }

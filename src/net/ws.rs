@@ -82,6 +82,8 @@ pub struct WsConn {
     /// A frame read from the socket whose `recv` was cancelled (by a `select!`) while it
     /// waited for room in the recording queue; the next `recv` returns it.
     read: Option<Frame>,
+    /// Counts this connection on its pool member while it is open.
+    _live: Option<super::Live>,
 }
 
 impl WsConn {
@@ -91,6 +93,7 @@ impl WsConn {
         ws: WebSocketStream<BoxIo>,
         tap: Option<(Recorder, String)>,
         connected_ts_ns: i64,
+        live: Option<super::Live>,
     ) -> Self {
         Self {
             exchange,
@@ -99,6 +102,7 @@ impl WsConn {
             tap,
             connected_ts_ns,
             read: None,
+            _live: live,
         }
     }
 

@@ -50,6 +50,16 @@ pub enum VenueError {
     },
 }
 
+impl VenueError {
+    /// The kind of connection whose proxy failed, when that is why this attempt failed.
+    pub fn proxy_failure(&self) -> Option<crate::net::ConnKind> {
+        match self {
+            Self::Connect(e) if e.cause.blames_proxy() => Some(e.kind),
+            _ => None,
+        }
+    }
+}
+
 impl From<ConnectError> for VenueError {
     fn from(e: ConnectError) -> Self {
         Self::Connect(Box::new(e))
@@ -79,11 +89,15 @@ pub async fn fetch_at_start(
             },
             _ = stopped(shutdown) => return Ok(None),
         };
-        if !e.is_transient() {
+        // Rejected proxy credentials are final for that proxy, not for another member.
+        let another_member = e.cause.blames_proxy() && http.can_fail_over();
+        if !e.is_transient() && !another_member {
             return Err(e.into());
         }
         let delay = if e.is_rate_limit() {
             RATE_LIMIT_PAUSE
+        } else if another_member {
+            std::time::Duration::ZERO
         } else {
             backoff.next_delay()
         };

@@ -181,14 +181,19 @@ pub async fn run<A: Adapter>(
             fresh: true,
             rejects: Rejects::default(),
         };
-        tasks.spawn(connection_loop(exchange, conn, link));
+        tasks.spawn(connection_loop(exchange, conn, link, factory.clone()));
     }
     drop(events);
     while tasks.join_next().await.is_some() {}
     Ok(())
 }
 
-async fn connection_loop<C: Connection>(exchange: VenueId, mut conn: C, mut link: Link) {
+async fn connection_loop<C: Connection>(
+    exchange: VenueId,
+    mut conn: C,
+    mut link: Link,
+    factory: Arc<ConnectionFactory>,
+) {
     loop {
         link.fresh = true;
         let delay = match conn.stream_once(&mut link).await {
@@ -197,6 +202,13 @@ async fn connection_loop<C: Connection>(exchange: VenueId, mut conn: C, mut link
                 let delay = link.backoff.next_delay();
                 tracing::warn!(%exchange, "reconnecting in {} ms: {why}", delay.as_millis());
                 delay
+            }
+            Err(e)
+                if e.proxy_failure()
+                    .is_some_and(|kind| factory.can_fail_over(exchange, kind)) =>
+            {
+                tracing::warn!(%exchange, "connection failed, failing over to another pool member: {e}");
+                Duration::ZERO
             }
             Err(e) => {
                 let delay = link.backoff.next_delay();

@@ -129,6 +129,11 @@ impl Proxy {
         panic!("proxy log has no {needle:?}:\n{}", self.log());
     }
 
+    /// The proxy's (first) process id, for signals (SIGSTOP freezes it).
+    pub fn pid(&self) -> i32 {
+        self.children[0].id() as i32
+    }
+
     /// Kills the proxy's processes (SIGKILL): every connection through it drops.
     pub fn kill(&mut self) {
         for c in self.children.iter_mut() {
