@@ -127,9 +127,13 @@ async fn a_dead_or_frozen_member_fails_over_and_health_checks_bring_it_back() {
         first_after(killed_ns, &synced).unwrap(),
     );
     let freeze_synced = first_after(frozen_ns, &synced).unwrap();
+    let name = |i: usize| members[i].url("socks5h", None);
     println!(
-        "kill -9 of the member in use: trades again after {kill_trade} ms, book synced after {kill_synced} ms; \
-         SIGSTOP: synced through the third member after {freeze_synced} ms (idle timeout 2 s), moved {} ms after the freeze",
+        "kill -9 of member 0 ({}) in use: member {second} ({}) took over, trades again after {kill_trade} ms, book synced after {kill_synced} ms; \
+         SIGSTOP of member {second}: member {third} ({}) took over {} ms after the freeze, book synced after {freeze_synced} ms (idle timeout 2 s)",
+        name(0),
+        name(second),
+        name(third),
         (moved_ns - frozen_ns) / 1_000_000
     );
     assert!(

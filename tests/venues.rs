@@ -68,7 +68,7 @@ async fn each_venue_validates_its_own_keys() {
     let (code, stdout, stderr) = check(yaml, &[]).await;
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.ends_with("exchange binance_us\n  channels:  trades, l2_book\n  symbols:   BTC-USD, ETH-USDT\n  snapshots: 5000 levels, weight 50 each, 100 for 2 books; budget 600 weight/min (50% of 1200) -> first sync at once\n  http:      direct\n  websocket: direct\n"),
+        stdout.ends_with("exchange binance_us\n  channels:  trades, l2_book\n  symbols:   BTC-USD, ETH-USDT\n  snapshots: 5000 levels, weight 50 each, 100 for 2 books; budget 600 weight/min (50% of 1200) -> first sync at once\n  http:      direct [nothing configured]\n  websocket: direct [nothing configured]\n"),
         "{stdout}"
     );
 }
