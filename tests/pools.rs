@@ -336,6 +336,11 @@ async fn check_shows_pools_regional_rules_and_the_rule_that_chose_each_route() {
         stdout.contains("websocket: direct [regional rule 2 (region CN)]"),
         "{stdout}"
     );
+    // A rule names venues that exist.
+    let typo = yaml.replace("exchanges: [binance]", "exchanges: [binanse]");
+    let (code, _, stderr) = check(&typo, &[]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("proxy.regional.rules.0.exchanges (file FILE): unknown venue `binanse`; expected `*` or one of: binance,"), "{stderr}");
     // A setting is one proxy or a pool, and pool keys need a pool.
     for (setting, reason) in [
         (

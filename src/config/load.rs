@@ -147,6 +147,27 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             *id,
         ));
     }
+    for (i, rule) in doc.proxy.regional.iter().flat_map(|r| r.rules.iter().enumerate()) {
+        for name in rule.exchanges.iter().filter(|x| x.as_str() != "*") {
+            let known = VenueId::new(name)
+                .ok()
+                .and_then(|id| registry::lookup(id, &catalog));
+            if known.is_none() {
+                let key = format!("proxy.regional.rules.{i}.exchanges");
+                // figment finds metadata by map keys only: the list's is the rules'.
+                let path: Vec<String> = ["proxy", "regional", "rules"].map(str::to_owned).to_vec();
+                let venues: Vec<&str> = registry::known(&catalog).collect();
+                problems.push(Problem {
+                    origin: origin(figment.find_metadata("proxy.regional.rules"), &path),
+                    key,
+                    reason: format!(
+                        "unknown venue `{name}`; expected `*` or one of: {}",
+                        venues.join(", ")
+                    ),
+                });
+            }
+        }
+    }
     if doc.exchanges.is_empty() {
         let origin = origin(figment.find_metadata("exchanges"), &["exchanges".to_owned()]);
         problems.push(Problem {

@@ -55,8 +55,8 @@ impl HttpClient {
     }
 
     /// Whether a request that failed because of its proxy can go to another pool member.
-    pub fn can_fail_over(&self) -> bool {
-        self.factory.can_fail_over(self.exchange, ConnKind::Http)
+    pub fn can_fail_over(&self, failed: &str) -> bool {
+        self.factory.can_fail_over(self.exchange, ConnKind::Http, failed)
     }
 
     /// The same client, sending `headers` with every request.

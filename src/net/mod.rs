@@ -177,10 +177,10 @@ impl ConnectionFactory {
         Some(Live(count))
     }
 
-    /// Whether a connection of `exchange` that failed because of its proxy can be tried
-    /// again at once on another pool member.
-    pub fn can_fail_over(&self, exchange: VenueId, kind: ConnKind) -> bool {
-        self.resolver.can_fail_over(exchange, kind)
+    /// Whether a connection of `exchange` that failed because of its proxy (`failed`, as
+    /// displayed) can be tried again at once on another pool member.
+    pub fn can_fail_over(&self, exchange: VenueId, kind: ConnKind, failed: &str) -> bool {
+        self.resolver.can_fail_over(exchange, kind, failed)
     }
 
     /// Starts the background health checks of every pool that has them; they stop when

@@ -58,6 +58,8 @@ pub struct Pool {
     pub config: Arc<PoolConfig>,
     pub members: Vec<Member>,
     next: AtomicUsize,
+    /// Held while a member is ejected or restored.
+    ejecting: Mutex<()>,
     /// Whether "every member out" was logged (once per episode).
     all_out_logged: std::sync::atomic::AtomicBool,
 }
@@ -85,6 +87,7 @@ impl Pool {
             config,
             members,
             next: AtomicUsize::new(0),
+            ejecting: Mutex::new(()),
             all_out_logged: Default::default(),
         }
     }
@@ -125,11 +128,20 @@ impl Pool {
                 }
             }
             Strategy::Fastest => {
-                // Untried members first (their latency is unknown), then the lowest average.
-                let latency = |m: &Member| m.health().latency_ms.unwrap_or(f64::MIN);
-                let best = healthy.iter().map(|m| latency(m)).fold(f64::INFINITY, f64::min);
-                let ties: Vec<&&Member> = healthy.iter().filter(|m| latency(m) == best).collect();
-                ties[self.next.fetch_add(1, Ordering::Relaxed) % ties.len()]
+                // Untried members first (their latency is unknown), then the lowest
+                // average; each read once, so the choice is from one consistent view.
+                let latencies: Vec<(f64, &Member)> = (healthy.iter())
+                    .map(|m| (m.health().latency_ms.unwrap_or(f64::MIN), *m))
+                    .collect();
+                let best = latencies.iter().map(|(l, _)| *l).fold(f64::INFINITY, f64::min);
+                let ties: Vec<&Member> = latencies
+                    .iter()
+                    .filter(|(l, _)| *l == best)
+                    .map(|(_, m)| *m)
+                    .collect();
+                ties.get(self.next.fetch_add(1, Ordering::Relaxed) % ties.len().max(1))
+                    .copied()
+                    .unwrap_or(healthy[0])
             }
         };
         Pick::Member(member)
@@ -152,9 +164,23 @@ impl Pool {
         }
     }
 
+    /// An attempt on `route` failed past the proxy (the venue's TLS, handshake or
+    /// answer): the proxy worked, but `fastest` must not keep choosing a route that never
+    /// succeeds, so the attempt counts as slow as the timeout.
+    pub fn failed_past(&self, route: &Route) {
+        if let Some(m) = self.member(route) {
+            let ms = f64::from(m.endpoint.timeout_seconds) * 1000.0;
+            let mut h = m.health();
+            h.latency_ms = Some(h.latency_ms.map_or(ms, |avg| avg + LATENCY_WEIGHT * (ms - avg)));
+        }
+    }
+
     /// An attempt on `route` failed because of the proxy.
     pub fn failed(&self, route: &Route, label: &dyn std::fmt::Display, why: &dyn std::fmt::Display) {
         let Some(m) = self.member(route) else { return };
+        // Counting those in service and ejecting are one step: two members failing at
+        // once cannot both be ejected as "not the last".
+        let _one_at_a_time = self.ejecting.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let in_service = self.members.iter().filter(|m| m.in_service(now)).count();
         let mut h = m.health();
@@ -183,6 +209,7 @@ impl Pool {
     /// A health check of member `i` passed or failed.
     pub fn checked(&self, i: usize, ok: bool, why: &dyn std::fmt::Display) {
         let Some(m) = self.members.get(i) else { return };
+        let _one_at_a_time = self.ejecting.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let mut h = m.health();
         let ejected = h.ejected_until.is_some_and(|t| t > now);
@@ -200,6 +227,14 @@ impl Pool {
             }
             _ => {}
         }
+    }
+
+    /// Members in service now other than the one `route` (as displayed) names.
+    pub fn others_in_service(&self, route: &str) -> usize {
+        let now = Instant::now();
+        (self.members.iter())
+            .filter(|m| m.in_service(now) && m.endpoint.url.to_string() != route)
+            .count()
     }
 
     /// Members in service now.
@@ -308,5 +343,11 @@ mod tests {
         f.succeeded(&route(&f, 0), Duration::from_millis(80));
         f.succeeded(&route(&f, 1), Duration::from_millis(10));
         assert!((0..50).all(|_| picked(&f) == 1));
+        // A member whose attempts fail past the proxy (the venue refuses its exit) stops
+        // being the fastest.
+        for _ in 0..5 {
+            f.failed_past(&route(&f, 1));
+        }
+        assert!((0..50).all(|_| picked(&f) == 0));
     }
 }

@@ -89,8 +89,9 @@ pub trait ProxyResolver: Send + Sync {
     fn live_count(&self, _route: &Route) -> Option<Arc<AtomicU32>> {
         None
     }
-    /// Whether another route is in service after a proxy failure (no backoff needed).
-    fn can_fail_over(&self, _exchange: VenueId, _kind: ConnKind) -> bool {
+    /// Whether a route other than `failed` (as displayed) is in service, so a proxy
+    /// failure can be retried at once.
+    fn can_fail_over(&self, _exchange: VenueId, _kind: ConnKind, _failed: &str) -> bool {
         false
     }
     /// The pools whose members are health-checked in the background.
@@ -189,8 +190,11 @@ impl StaticResolver {
             return (c, "exchange override".into());
         }
         let region = self.region.as_deref().unwrap_or_default();
-        let rule = (self.rules.iter())
-            .find(|(_, exchanges, _)| exchanges.iter().any(|x| x == "*" || x == exchange.as_str()));
+        let rule = (self.rules.iter()).find(|(_, exchanges, _)| {
+            exchanges
+                .iter()
+                .any(|x| x == "*" || x.eq_ignore_ascii_case(exchange.as_str()))
+        });
         if let Some((n, _, c)) = rule {
             return (c.clone(), format!("regional rule {n} (region {region})"));
         }
@@ -245,7 +249,7 @@ impl ProxyResolver for StaticResolver {
             Outcome::Failure(cause) if against_proxy => {
                 pool.failed(route, &format_args!("{exchange} {kind} ({by})"), cause);
             }
-            Outcome::Failure(_) => {}
+            Outcome::Failure(_) => pool.failed_past(route),
         }
     }
 
@@ -264,8 +268,8 @@ impl ProxyResolver for StaticResolver {
         self.live.iter().find(|(e, _)| e == p).map(|(_, c)| c.clone())
     }
 
-    fn can_fail_over(&self, exchange: VenueId, kind: ConnKind) -> bool {
-        matches!(self.chosen(exchange, kind).0, Choice::Pool(p) if p.in_service() > 1)
+    fn can_fail_over(&self, exchange: VenueId, kind: ConnKind, failed: &str) -> bool {
+        matches!(self.chosen(exchange, kind).0, Choice::Pool(p) if p.others_in_service(failed) > 0)
     }
 
     fn checked_pools(&self) -> Vec<Arc<Pool>> {
@@ -492,7 +496,7 @@ regional:
         for _ in 0..10 {
             r.report(id("binance"), ConnKind::Http, &a, Outcome::Failure(&venue));
         }
-        assert!(r.can_fail_over(id("binance"), ConnKind::Http));
+        assert!(r.can_fail_over(id("binance"), ConnKind::Http, &a.to_string()));
         let picks: Vec<String> = (0..3)
             .map(|_| r.pick(id("binance"), ConnKind::Http).to_string())
             .collect();

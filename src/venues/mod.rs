@@ -51,10 +51,11 @@ pub enum VenueError {
 }
 
 impl VenueError {
-    /// The kind of connection whose proxy failed, when that is why this attempt failed.
-    pub fn proxy_failure(&self) -> Option<crate::net::ConnKind> {
+    /// The kind of connection and the proxy (as displayed) that failed, when the proxy
+    /// is why this attempt failed.
+    pub fn proxy_failure(&self) -> Option<(crate::net::ConnKind, &str)> {
         match self {
-            Self::Connect(e) if e.cause.blames_proxy() => Some(e.kind),
+            Self::Connect(e) if e.cause.blames_proxy() => Some((e.kind, e.route.as_str())),
             _ => None,
         }
     }
@@ -90,7 +91,7 @@ pub async fn fetch_at_start(
             _ = stopped(shutdown) => return Ok(None),
         };
         // Rejected proxy credentials are final for that proxy, not for another member.
-        let another_member = e.cause.blames_proxy() && http.can_fail_over();
+        let another_member = e.cause.blames_proxy() && http.can_fail_over(&e.route);
         if !e.is_transient() && !another_member {
             return Err(e.into());
         }

@@ -192,6 +192,7 @@ impl VenueConfig {
             channels: self.common.channels.clone(),
             trades_limit: settings.trades_limit,
             book_depth: settings.book_depth,
+            rest_url: self.common.rest_url.as_ref().map(url::Url::to_string),
         };
         serde_json::value::to_raw_value(&setup).ok()
     }

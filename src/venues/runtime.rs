@@ -184,7 +184,11 @@ pub async fn run<A: Adapter>(
         tasks.spawn(connection_loop(exchange, conn, link, factory.clone()));
     }
     drop(events);
-    while tasks.join_next().await.is_some() {}
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(%exchange, "a connection task ended abnormally: {e}");
+        }
+    }
     Ok(())
 }
 
@@ -205,7 +209,7 @@ async fn connection_loop<C: Connection>(
             }
             Err(e)
                 if e.proxy_failure()
-                    .is_some_and(|kind| factory.can_fail_over(exchange, kind)) =>
+                    .is_some_and(|(kind, proxy)| factory.can_fail_over(exchange, kind, proxy)) =>
             {
                 tracing::warn!(%exchange, "connection failed, failing over to another pool member: {e}");
                 Duration::ZERO

@@ -33,4 +33,7 @@ pub struct Setup {
     pub trades_limit: Option<u32>,
     #[serde(default)]
     pub book_depth: Option<u32>,
+    /// The base URL the run used (`rest_url`), when not the definition's.
+    #[serde(default)]
+    pub rest_url: Option<String>,
 }

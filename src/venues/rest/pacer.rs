@@ -47,9 +47,16 @@ impl Pacer {
         start
     }
 
-    /// Waits for a slot.
+    /// Waits for a slot; a pause that began while waiting is waited out too (a slot
+    /// reserved before a 429 does not go out during the pause).
     pub async fn wait(&self, cost: u32) {
-        tokio::time::sleep_until(self.reserve(cost)).await;
+        loop {
+            tokio::time::sleep_until(self.reserve(cost)).await;
+            let paused = self.state.lock().unwrap_or_else(|e| e.into_inner()).paused_until;
+            if paused.is_none_or(|until| until <= Instant::now()) {
+                return;
+            }
+        }
     }
 
     /// The venue said to slow down: no request starts for `pause`. Returns whether this
@@ -85,5 +92,23 @@ mod tests {
         assert_eq!(pacer.reserve(1) - t0, Duration::from_secs(5));
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(pacer.reserve(1) - t0, Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_requests_that_had_a_slot_already() {
+        let pacer = std::sync::Arc::new(Pacer::new(1, 1));
+        pacer.reserve(1);
+        let t0 = Instant::now();
+        let waiting = tokio::spawn({
+            let pacer = pacer.clone();
+            async move {
+                pacer.wait(1).await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        pacer.pause(Duration::from_secs(60));
+        let went = waiting.await.unwrap();
+        assert!(went - t0 >= Duration::from_secs(60), "went after {:?}", went - t0);
     }
 }

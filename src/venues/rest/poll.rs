@@ -136,7 +136,8 @@ impl Job {
                             .iter()
                             .filter_map(|t| t.id.number())
                             .max()
-                            .map(|n| (n + 1).to_string())
+                            .and_then(|n| n.checked_add(1))
+                            .map(|n| n.to_string())
                     } else {
                         page.cursor
                     };

@@ -48,6 +48,11 @@ pub async fn replay(
         book_depth: setup.book_depth,
         ..RestSettings::default()
     };
+    // Requests are matched as the run built them: on its base URL.
+    let base = match setup.rest_url.as_deref() {
+        Some(u) => Url::parse(u).map_err(|e| err(format!("the header's rest_url: {e}")))?,
+        None => def.rest_url.clone(),
+    };
     let answers = || {
         rec.events.iter().filter_map(|e| match e {
             Recorded::Http { url, body, ts_ns } => Some((Url::parse(url).ok()?, body, *ts_ns)),
@@ -63,7 +68,7 @@ pub async fn replay(
         if !setup.symbols.iter().any(wanted) {
             continue;
         }
-        let asked = request::url(&def.rest_url, &inst.path, &inst.params, &Vars::default()).map_err(err)?;
+        let asked = request::url(&base, &inst.path, &inst.params, &Vars::default()).map_err(err)?;
         let (_, body, _) = answers()
             .find(|(u, _, _)| key(u, None) == key(&asked, None))
             .ok_or(ReplayError::NoInstruments(exchange))?;
@@ -86,7 +91,7 @@ pub async fn replay(
                 Channel::Trades => Job::trades(exchange, def.clone(), m.clone(), &settings),
                 Channel::L2Book => Job::book(exchange, def.clone(), m.clone(), &settings),
             };
-            let url = job.url(&def.rest_url, false).map_err(err)?;
+            let url = job.url(&base, false).map_err(err)?;
             jobs.push((key(&url, cursor_param), job));
         }
     }

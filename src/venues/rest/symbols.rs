@@ -129,7 +129,14 @@ pub fn instrument_list(
             }),
             _ => None,
         };
-        // Entries without the fields (Kraken's dark-pool `.d` pairs) are not tradable here.
+        // Entries without the fields (Kraken's dark-pool `.d` pairs) are not tradable
+        // here; an id that could change a request's path or query is not taken.
+        let id = id.filter(|id| {
+            !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
+        });
         if let (Some(id), Some((b, q))) = (id, assets) {
             if !b.is_empty() && !q.is_empty() {
                 out.entry((normalized_asset(def, &b), normalized_asset(def, &q)))
