@@ -16,8 +16,18 @@ struct Cli {
     /// at `debug` unless named here: its `trace` logs frame payloads (credentials).
     #[arg(long, global = true, env = "FEEDHANDLER_LOG", default_value = "info")]
     log: String,
+    /// Log lines as text for people, or one JSON object per line for log shippers (the
+    /// same fields: exchange, kind, proxy as scheme://host:port, reason).
+    #[arg(long, global = true, env = "FEEDHANDLER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -70,7 +80,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    init_logging(&cli.log, cli.log_format);
     match cli.command {
         Command::Check { config } => {
             let cfg = match load(&config) {
@@ -108,18 +118,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr with the user's filter; tungstenite's `trace` events are dropped unless
+/// Logs to stderr with the user's filter, as text or JSON lines; tungstenite's `trace` events are dropped unless
 /// the filter names tungstenite: they print whole frame payloads, which can carry
 /// credentials (Coinbase JWTs).
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: LogFormat) {
     use tracing_subscriber::prelude::*;
     let allow_frames = filter.contains("tungstenite");
     let no_frame_dumps = tracing_subscriber::filter::filter_fn(move |meta| {
         allow_frames || *meta.level() != tracing::Level::TRACE || !meta.target().starts_with("tungstenite")
     });
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => layer
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .boxed(),
+        LogFormat::Json => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            layer.json().flatten_event(true).with_current_span(false).boxed()
+        }
+    };
+    let layer = layer
         .with_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_filter(no_frame_dumps);
     tracing_subscriber::registry().with(layer).init();
@@ -129,7 +147,7 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            fatal(&e);
             ExitCode::FAILURE
         }
     }
@@ -192,9 +210,21 @@ async fn simulate(
     Ok(())
 }
 
+/// Log lines are JSON (`--log-format json`): fatal errors are JSON lines too.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Reports the error that ends the process, as the log format writes lines.
+fn fatal(e: &dyn std::fmt::Display) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{e}");
+    } else {
+        eprintln!("error: {e}");
+    }
+}
+
 fn load(path: &std::path::Path) -> Result<feedhandler::config::Config, ExitCode> {
     feedhandler::config::load(path).map_err(|e| {
-        eprintln!("error: {e}");
+        fatal(&e);
         ExitCode::from(2)
     })
 }

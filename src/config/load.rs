@@ -26,7 +26,7 @@ const MAX_IDLE_TIMEOUT_MS: u64 = 3_600_000;
 /// Reconnect delays: at least the backoff's first step, at most five minutes.
 const RECONNECT_MAX_DELAY_MS: std::ops::RangeInclusive<u64> = 500..=300_000;
 /// `FEEDHANDLER_` variables that belong to the CLI, not to the configuration tree.
-const CLI_ENV_KEYS: [&str; 3] = ["config", "log", "region"];
+const CLI_ENV_KEYS: [&str; 4] = ["config", "log", "log_format", "region"];
 /// The region the process runs in, for `proxy.regional` rules (overrides the file's).
 pub const REGION_ENV: &str = "FEEDHANDLER_REGION";
 
