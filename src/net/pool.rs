@@ -323,6 +323,27 @@ mod tests {
         );
     }
 
+    /// The connections of a member that dies move to all the others, not to one.
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_members_connections_are_spread_over_the_rest() {
+        fastrand::seed(7);
+        for (strategy, slack) in [(Strategy::RoundRobin, 0), (Strategy::LeastConnections, 4)] {
+            let p = pool(strategy, 3);
+            for _ in 0..3 {
+                p.failed(&route(&p, 0), &"t", &"x");
+            }
+            // Twelve connections reconnect, each counted live once it is open.
+            let mut counts = [0_u32; 3];
+            for _ in 0..12 {
+                let i = picked(&p);
+                counts[i] += 1;
+                p.members[i].live.fetch_add(1, Ordering::Relaxed);
+            }
+            assert_eq!(counts[0], 0, "{strategy:?}");
+            assert!(counts[1].abs_diff(counts[2]) <= slack, "{strategy:?}: {counts:?}");
+        }
+    }
+
     #[test]
     fn round_robin_spreads_evenly() {
         let p = pool(Strategy::RoundRobin, 3);
