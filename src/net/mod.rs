@@ -3,6 +3,7 @@
 //! direct) per attempt, builds the stream, and reports the outcome to the resolver. A
 //! configured proxy is used or the connection fails: there is no fallback to direct.
 
+mod configured;
 mod error;
 mod health;
 mod http;
@@ -12,10 +13,11 @@ mod tls;
 mod tunnel;
 mod ws;
 
+pub use configured::StaticResolver;
 pub use error::{Cause, ConnectError, Redactor};
 pub use http::{Fetched, HttpClient};
 pub use pool::Pool;
-pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, StaticResolver, for_config as resolver_for};
+pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, for_config as resolver_for};
 pub use tls::TlsSetupError;
 pub use ws::{Frame, WsConn, WsError};
 
