@@ -9,6 +9,15 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// The events of `exchange` in a run's stdout.
+pub fn events(stdout: &str, exchange: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["exchange"] == exchange)
+        .collect()
+}
+
 struct Route {
     prefix: String,
     replies: VecDeque<HttpReply>,
