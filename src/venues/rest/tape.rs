@@ -46,6 +46,9 @@ impl Tape {
     pub fn accept(&mut self, page: Vec<Trade>, full: bool) -> Accepted {
         let mut out = Accepted::default();
         let mut ranks: FxHashMap<(i64, Decimal, Decimal, Side), u32> = FxHashMap::default();
+        // An overlap proves continuity; one of trades without ids only at the page's
+        // oldest time does not (the page may have cut a group of identical trades there,
+        // and an identical one may have come since: the two cannot be told apart).
         let mut overlap = false;
         let oldest_on_page = page.first().map(|t| t.exchange_ts_ns);
         for t in page {
@@ -66,7 +69,9 @@ impl Tape {
                 id => Key::Id(id.clone()),
             };
             if self.seen.contains_key(&key) {
-                overlap = true;
+                let at_the_edge =
+                    matches!(key, Key::Content { .. }) && Some(t.exchange_ts_ns) == oldest_on_page;
+                overlap |= !at_the_edge;
                 continue;
             }
             if self.newest_ts_ns.is_some_and(|newest| t.exchange_ts_ns < newest) {
@@ -158,6 +163,22 @@ mod tests {
             false,
         );
         assert_eq!(ids(&b), vec![12]);
+    }
+
+    /// Without ids, a full page whose only overlap is at its oldest time may hide an
+    /// identical trade that came since: announced as a possible gap, never silent.
+    #[test]
+    fn an_overlap_of_id_less_trades_only_at_the_oldest_time_is_a_possible_gap() {
+        let mut tape = Tape::default();
+        tape.accept(vec![t(None, 10, "5")], false);
+        let cut = tape.accept(vec![t(None, 10, "5"), t(None, 11, "6"), t(None, 12, "7")], true);
+        assert_eq!((ids(&cut), cut.gap), (vec![11, 12], true));
+        let certain = tape.accept(vec![t(None, 11, "6"), t(None, 12, "7"), t(None, 13, "8")], true);
+        assert_eq!(
+            (ids(&certain), certain.gap),
+            (vec![13], false),
+            "an overlap past the oldest time is certain"
+        );
     }
 
     #[test]
