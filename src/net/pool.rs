@@ -238,7 +238,8 @@ impl Pool {
     }
 
     /// Members in service now.
-    pub fn in_service(&self) -> usize {
+    #[cfg(test)]
+    fn in_service(&self) -> usize {
         let now = Instant::now();
         self.members.iter().filter(|m| m.in_service(now)).count()
     }

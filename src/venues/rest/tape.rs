@@ -97,7 +97,8 @@ impl Tape {
     }
 
     /// Trades remembered (bounded by about two pages).
-    pub fn remembered(&self) -> usize {
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
         self.seen.len()
     }
 }
