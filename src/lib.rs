@@ -3,6 +3,7 @@
 
 pub mod book;
 pub mod config;
+pub mod metrics;
 pub mod model;
 #[allow(clippy::disallowed_methods)]
 pub mod net;

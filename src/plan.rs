@@ -8,8 +8,11 @@ use std::fmt::Write;
 /// Human-readable plan; contains no credential. Routes come from the resolver `run`
 /// builds from the same configuration.
 pub fn describe(config: &Config) -> String {
-    let resolver = resolver_for(&config.proxy);
     let mut out = String::new();
+    let resolver = match resolver_for(config) {
+        Ok(r) => r,
+        Err(e) => return format!("proxy: cannot be set up: {e}\n"),
+    };
     let sink = match &config.sink {
         SinkConfig::Stdout(_) => "stdout (JSON lines)".to_owned(),
         SinkConfig::Kafka(k) => {
@@ -33,6 +36,15 @@ pub fn describe(config: &Config) -> String {
         }
     };
     let _ = writeln!(out, "sink: {sink}");
+    let _ = match &config.metrics {
+        Some(m) => writeln!(
+            out,
+            "metrics: http://{}/metrics, /health/live, /health/ready (symbol labels {})",
+            m.listen,
+            if m.symbol_labels { "on" } else { "off" }
+        ),
+        None => writeln!(out, "metrics: off (set metrics.listen to serve /metrics and health endpoints)"),
+    };
     if !config.proxy.enabled {
         let _ = writeln!(out, "proxy: disabled (every connection direct)");
     }

@@ -25,6 +25,8 @@ pub enum RunError {
     Kafka(#[from] sink::kafka::KafkaSinkError),
     #[error("{0} events were not delivered (see the sink summary above)")]
     Lost(u64),
+    #[error("metrics.listen {addr}: {source}")]
+    Metrics { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// `--record FILE`: one exchange records to FILE; several to `FILE` with the exchange
@@ -57,9 +59,22 @@ pub async fn run(
             recorders.insert(*id, recorder);
         }
     }
+    if let Some(m) = &config.metrics {
+        crate::metrics::enable(m.symbol_labels);
+        for (id, venue) in &config.exchanges {
+            let books = venue.common.channels.contains(&crate::config::Channel::L2Book);
+            let polled = !venue.conn_kinds().contains(&crate::net::ConnKind::Websocket);
+            let books_expected = if books { venue.common.symbols.len() } else { 0 };
+            crate::metrics::health::register(*id, books_expected, polled);
+        }
+        crate::metrics::server::start(m.listen, shutdown.subscribe())
+            .await
+            .map_err(|source| RunError::Metrics { addr: m.listen, source })?;
+    }
     let factory = ConnectionFactory::recording(&config, recorders.clone())?;
-    factory.start_health_checks(shutdown.subscribe());
+    factory.start_background(shutdown.subscribe());
     let (tx, rx) = mpsc::channel(sink::queue_capacity(&config.sink));
+    crate::metrics::sink_queue(&tx);
     let sink_task = tokio::spawn(drain(config.sink.clone(), rx, shutdown.subscribe()));
     let mut adapters = tokio::task::JoinSet::new();
     for (id, venue) in config.exchanges {

@@ -82,6 +82,8 @@ struct Document {
     sink: SinkConfig,
     #[serde(default)]
     tls: TlsConfig,
+    #[serde(default)]
+    metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 /// Reads, merges and validates the configuration. Nothing connects before this passes.
@@ -182,6 +184,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         exchanges,
         sink: doc.sink,
         tls: doc.tls,
+        metrics: doc.metrics,
     };
     problems.extend(validate(&config, &figment));
     if problems.is_empty() {
@@ -285,6 +288,9 @@ fn validate(config: &Config, figment: &Figment) -> Vec<Problem> {
     };
     if let SinkConfig::Kafka(k) = &config.sink {
         validate_kafka(k, &mut problem);
+    }
+    for (key, reason) in config.proxy.external_service.iter().flat_map(|s| s.problems()) {
+        problem(format!("proxy.external_service.{key}"), reason);
     }
     if let Some(path) = &config.tls.ca_file {
         if std::fs::File::open(path).is_err() || !path.is_file() {

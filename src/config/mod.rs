@@ -7,6 +7,7 @@ mod load;
 mod proxy;
 mod proxy_url;
 mod section;
+mod service;
 
 pub use duplicates::duplicate_keys;
 pub(crate) use load::problem_from_figment;
@@ -17,6 +18,7 @@ pub use proxy::{
 };
 pub use proxy_url::{Credentials, ProxyScheme, ProxyUrl, Secret};
 pub use section::{Section, fields};
+pub use service::{Breaker, MAX_CACHE_TTL_SECONDS, ServiceAuth, ServiceConfig, ServiceFallback};
 
 use crate::model::VenueId;
 use crate::venues::registry::VenueConfig;
@@ -36,6 +38,8 @@ pub struct Config {
     pub exchanges: BTreeMap<VenueId, VenueConfig>,
     pub sink: SinkConfig,
     pub tls: TlsConfig,
+    /// `/metrics` and health endpoints; off when absent.
+    pub metrics: Option<crate::metrics::MetricsConfig>,
 }
 
 /// Market-data channels an exchange can stream.

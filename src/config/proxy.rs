@@ -2,7 +2,7 @@
 //! (strategy, health checks, ejection), or `direct`, as the default, per exchange and
 //! connection kind, and by regional rules (`proxy.regional`) for the region the process
 //! runs in. Precedence: exchange override → first matching regional rule → default →
-//! direct.
+//! direct. `external_service` (see `service`) delegates the choice to a proxy service.
 
 use super::{DEFAULT_TIMEOUT_SECONDS, ProxyUrl};
 use crate::model::VenueId;
@@ -22,6 +22,10 @@ pub struct ProxyConfig {
     pub exchanges: BTreeMap<VenueId, KindProxies>,
     #[serde(default)]
     pub regional: Option<Regional>,
+    /// A proxy service asked for each connection's route (the settings above are its
+    /// embedded fallback).
+    #[serde(default)]
+    pub external_service: Option<super::ServiceConfig>,
 }
 
 fn enabled_by_default() -> bool {
@@ -35,6 +39,7 @@ impl Default for ProxyConfig {
             default: KindProxies::default(),
             exchanges: BTreeMap::new(),
             regional: None,
+            external_service: None,
         }
     }
 }
@@ -47,9 +52,11 @@ impl ProxyConfig {
             .regional
             .iter()
             .flat_map(|r| r.rules.iter().map(|rule| &rule.proxy));
+        let service = self.external_service.iter().filter_map(|s| s.proxy.as_ref());
         kinds
             .flat_map(|k| k.http.iter().chain(&k.websocket))
             .chain(regional)
+            .chain(service)
     }
 }
 

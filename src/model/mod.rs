@@ -192,6 +192,13 @@ pub fn now_ns() -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
+/// The current time in RFC 3339 (UTC), e.g. `2026-12-06T12:00:00.123456789Z`.
+pub fn rfc3339_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::TradeId;

@@ -16,6 +16,8 @@ use std::sync::atomic::AtomicU32;
 /// What a setting resolves to.
 #[derive(Debug, Clone)]
 enum Choice {
+    /// Nothing configured (or proxies disabled): direct.
+    Unset,
     Direct,
     Proxy(ProxyEndpoint),
     Pool(Arc<Pool>),
@@ -92,7 +94,7 @@ impl StaticResolver {
     /// The setting for an attempt and the rule that chose it.
     fn chosen(&self, exchange: VenueId, kind: ConnKind) -> (Choice, String) {
         if !self.enabled {
-            return (Choice::Direct, "proxies disabled".into());
+            return (Choice::Unset, "proxies disabled".into());
         }
         if let Some(c) = self.exchanges.get(&exchange).and_then(|k| k[index(kind)].clone()) {
             return (c, "exchange override".into());
@@ -108,22 +110,29 @@ impl StaticResolver {
         }
         match self.default[index(kind)].clone() {
             Some(c) => (c, "default".into()),
-            None => (Choice::Direct, "nothing configured".into()),
+            None => (Choice::Unset, "nothing configured".into()),
         }
     }
 
     /// The route an attempt takes now.
     pub fn pick(&self, exchange: VenueId, kind: ConnKind) -> Route {
+        self.pick_configured(exchange, kind).unwrap_or(Route::Direct)
+    }
+
+    /// The route the configuration names for an attempt now (a proxy, a pool member,
+    /// or an explicit `direct`); none when nothing is configured for it.
+    pub fn pick_configured(&self, exchange: VenueId, kind: ConnKind) -> Option<Route> {
         let (choice, by) = self.chosen(exchange, kind);
         let label = format_args!("{exchange} {kind} ({by})").to_string();
-        match choice {
+        Some(match choice {
+            Choice::Unset => return None,
             Choice::Direct => Route::Direct,
             Choice::Proxy(p) => Route::Proxy(p),
             Choice::Pool(pool) => match pool.pick(&label) {
                 Pick::Member(m) => Route::Proxy(m.endpoint.clone()),
                 Pick::Direct => Route::Direct,
             },
-        }
+        })
     }
 
     fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
@@ -164,7 +173,7 @@ impl ProxyResolver for StaticResolver {
     fn describe(&self, exchange: VenueId, kind: ConnKind) -> String {
         let (choice, by) = self.chosen(exchange, kind);
         let what = match choice {
-            Choice::Direct => "direct".to_owned(),
+            Choice::Unset | Choice::Direct => "direct".to_owned(),
             Choice::Proxy(p) => format!("{} (timeout {} s)", p.url.masked(), p.timeout_seconds),
             Choice::Pool(pool) => describe_pool(&pool),
         };

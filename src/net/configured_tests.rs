@@ -31,6 +31,7 @@ fn resolver(enabled: bool) -> StaticResolver {
         },
         exchanges,
         regional: None,
+        external_service: None,
     })
 }
 

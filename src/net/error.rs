@@ -40,6 +40,10 @@ pub enum Cause {
     },
     #[error("invalid URL: {0}")]
     Url(String),
+    /// No route may be used: the proxy service is unavailable and the fallback policy
+    /// allows neither a configured proxy nor a direct connection.
+    #[error("no route: {0}")]
+    NoRoute(String),
 }
 
 impl Cause {
@@ -130,6 +134,14 @@ impl Redactor {
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         Self { secrets }
+    }
+
+    /// Also removes `secrets` (tokens, keys).
+    pub fn with_secrets<'a>(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        self.secrets.extend(secrets.into_iter().filter(|s| !s.is_empty()).map(str::to_owned));
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self.secrets.dedup();
+        self
     }
 
     pub fn clean(&self, text: impl Into<String>) -> String {

@@ -90,7 +90,10 @@ impl HttpClient {
             Err(cause) => Outcome::Failure(cause),
         };
         drop(live);
-        f.resolver.report(exchange, ConnKind::Http, &route, outcome);
+        if let (Ok(fetched), Some(counters)) = (&result, crate::metrics::frames(exchange, ConnKind::Http)) {
+            counters.frame(fetched.body.len(), fetched.receive_ts_ns);
+        }
+        f.report(exchange, ConnKind::Http, &route, outcome);
         result.map_err(|cause| ConnectError {
             exchange,
             kind: ConnKind::Http,
@@ -221,11 +224,11 @@ fn looks_like_tunnel_refusal(text: &str) -> bool {
     ["tunnel", "socks"].iter().any(|needle| lower.contains(needle))
 }
 
-/// reqwest reports proxy authentication failures only as text.
+/// reqwest reports proxy authentication failures only as text. Not a bare "407": the
+/// text holds the target URL, whose port may contain those digits.
 fn looks_like_proxy_auth(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     [
-        "407",
         "proxy authentication",
         "proxy authorization",
         "credentials not accepted",
@@ -233,4 +236,21 @@ fn looks_like_proxy_auth(text: &str) -> bool {
     ]
     .iter()
     .any(|needle| lower.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// From a CI run: a dead SOCKS proxy, and a venue port with "407" in it.
+    const DEAD_SOCKS: &str = "error sending request for url (https://localhost:44071/api/v3/exchangeInfo): client error (Connect): error connecting to socks proxy: SOCKS error: failed to create underlying connection";
+
+    #[test]
+    fn proxy_texts_are_told_apart() {
+        assert!(!looks_like_proxy_auth(DEAD_SOCKS));
+        assert!(looks_like_proxy_unreachable(DEAD_SOCKS));
+        let tunnel_407 = "error sending request: client error (Connect): proxy authorization required";
+        assert!(looks_like_proxy_auth(tunnel_407));
+        assert!(!looks_like_proxy_unreachable(tunnel_407));
+    }
 }

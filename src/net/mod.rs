@@ -9,6 +9,7 @@ mod health;
 mod http;
 mod pool;
 mod resolver;
+mod service;
 mod tls;
 mod tunnel;
 mod ws;
@@ -17,7 +18,8 @@ pub use configured::StaticResolver;
 pub use error::{Cause, ConnectError, Redactor};
 pub use http::{Fetched, HttpClient};
 pub use pool::Pool;
-pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, for_config as resolver_for};
+pub use service::{CircuitState, ServiceResolver};
+pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, for_checking as resolver_for};
 pub use tls::TlsSetupError;
 pub use ws::{Frame, WsConn, WsError};
 
@@ -56,15 +58,10 @@ impl ConnectionFactory {
         config: &Config,
         recorders: HashMap<VenueId, Recorder>,
     ) -> Result<Arc<Self>, TlsSetupError> {
-        let p = &config.proxy;
-        let endpoints = p.settings().flat_map(|s| s.endpoints());
-        let redactor = Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref()));
-        Self::new(
-            resolver::for_config(p),
-            config.tls.ca_file.as_deref(),
-            redactor,
-            recorders,
-        )
+        let redactor = redactor_for(config);
+        let tls = tls::build(config.tls.ca_file.as_deref())?;
+        let resolver = resolver::for_config(&config.proxy, &tls, &redactor).map_err(TlsSetupError::Client)?;
+        Ok(Self::with_tls(resolver, tls, redactor, recorders))
     }
 
     /// A factory with any resolver (pools, regional rules, a proxy service).
@@ -74,14 +71,23 @@ impl ConnectionFactory {
         redactor: Redactor,
         recorders: HashMap<VenueId, Recorder>,
     ) -> Result<Arc<Self>, TlsSetupError> {
-        Ok(Arc::new(Self {
+        Ok(Self::with_tls(resolver, tls::build(ca_file)?, redactor, recorders))
+    }
+
+    fn with_tls(
+        resolver: Arc<dyn ProxyResolver>,
+        tls: tls::TlsConfigs,
+        redactor: Redactor,
+        recorders: HashMap<VenueId, Recorder>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
             resolver,
-            tls: tls::build(ca_file)?,
+            tls,
             redactor,
             http_clients: Mutex::new(Vec::new()),
             recorders,
             websockets_opened: AtomicU64::new(0),
-        }))
+        })
     }
 
     /// An HTTP client for `exchange`: each request resolves its route.
@@ -148,10 +154,14 @@ impl ConnectionFactory {
             },
             Err(cause) => Outcome::Failure(cause),
         };
-        self.resolver
-            .report(exchange, ConnKind::Websocket, &route, outcome);
+        self.report(exchange, ConnKind::Websocket, &route, outcome);
         let stream = result.map_err(err)?;
-        let live = self.live(&route);
+        let live = Watched {
+            _pool_member: self.live(&route),
+            _proxy: crate::metrics::live_proxy(&route),
+            _open: crate::metrics::health::Open::websocket(exchange),
+            frames: crate::metrics::frames(exchange, ConnKind::Websocket),
+        };
         let n = self.websockets_opened.fetch_add(1, Ordering::Relaxed) + 1;
         let connected_ts_ns = crate::model::now_ns();
         let tap = match self.recorders.get(&exchange) {
@@ -172,6 +182,12 @@ impl ConnectionFactory {
         ))
     }
 
+    /// Tells the resolver and the metrics how an attempt went.
+    fn report(&self, exchange: VenueId, kind: ConnKind, route: &Route, outcome: Outcome<'_>) {
+        crate::metrics::attempt(exchange, kind, route, &outcome);
+        self.resolver.report(exchange, kind, route, outcome);
+    }
+
     /// Counts a connection on its pool member until the returned guard is dropped.
     fn live(&self, route: &Route) -> Option<Live> {
         let count = self.resolver.live_count(route)?;
@@ -185,9 +201,10 @@ impl ConnectionFactory {
         self.resolver.can_fail_over(exchange, kind, failed)
     }
 
-    /// Starts the background health checks of every pool that has them; they stop when
-    /// `shutdown` is set.
-    pub fn start_health_checks(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// Starts the background work of the resolver: health checks of every pool that has
+    /// them, a proxy service's feedback; they stop when `shutdown` is set.
+    pub fn start_background(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        self.resolver.start(shutdown.clone());
         for pool in self.resolver.checked_pools() {
             tokio::spawn(health::run(pool, self.clone(), shutdown.clone()));
         }
@@ -217,9 +234,28 @@ impl ConnectionFactory {
     }
 }
 
+/// Removes every configured secret from text: proxy credentials and the proxy service's
+/// token or key.
+pub fn redactor_for(config: &Config) -> Redactor {
+    let p = &config.proxy;
+    let endpoints = p.settings().flat_map(|s| s.endpoints());
+    let service = p.external_service.iter().filter_map(|s| s.auth.as_ref());
+    let tokens = service.flat_map(|a| a.bearer_token.iter().chain(&a.api_key));
+    Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref())).with_secrets(tokens.map(|t| t.expose()))
+}
+
 /// One open connection counted on its pool member (`least_connections`).
 #[derive(Debug)]
 pub struct Live(Arc<AtomicU32>);
+
+/// What watches an open WebSocket: its pool member's and proxy's live counts, its
+/// feed's readiness, and its frame counters, until it is dropped.
+pub struct Watched {
+    _pool_member: Option<Live>,
+    _proxy: Option<crate::metrics::LiveGuard>,
+    _open: crate::metrics::health::Open,
+    frames: Option<crate::metrics::FrameCounters>,
+}
 
 impl Drop for Live {
     fn drop(&mut self) {

@@ -7,7 +7,10 @@
 
 use super::configured::StaticResolver;
 use super::error::Cause;
+use super::error::Redactor;
 use super::pool::Pool;
+use super::service::ServiceResolver;
+use super::tls::TlsConfigs;
 use crate::config::{DEFAULT_TIMEOUT_SECONDS, ProxyConfig, ProxyEndpoint};
 use crate::model::VenueId;
 use futures_util::future::BoxFuture;
@@ -23,12 +26,18 @@ pub enum ConnKind {
     Websocket,
 }
 
-impl fmt::Display for ConnKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ConnKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Http => "http",
             Self::Websocket => "websocket",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ConnKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -98,9 +107,31 @@ pub trait ProxyResolver: Send + Sync {
     fn checked_pools(&self) -> Vec<Arc<Pool>> {
         Vec::new()
     }
+    /// Starts the resolver's own background work (a proxy service's feedback); it
+    /// stops when `shutdown` is set.
+    fn start(&self, _shutdown: tokio::sync::watch::Receiver<bool>) {}
 }
 
-/// The resolver the configuration asks for; `run` and `check` both use this.
-pub fn for_config(config: &ProxyConfig) -> Arc<dyn ProxyResolver> {
-    Arc::new(StaticResolver::new(config))
+/// The resolver the configuration asks for: the proxy service when one is enabled (the
+/// configured proxies are then its embedded fallback), else the configured proxies.
+pub(super) fn for_config(
+    config: &ProxyConfig,
+    tls: &TlsConfigs,
+    redactor: &Redactor,
+) -> Result<Arc<dyn ProxyResolver>, Cause> {
+    let embedded = StaticResolver::new(config);
+    match config.external_service.as_ref().filter(|s| s.enabled && config.enabled) {
+        Some(service) => {
+            let region = config.regional.as_ref().and_then(|r| r.region.clone());
+            let resolver = ServiceResolver::new(service, embedded, region, tls, redactor.clone())?;
+            Ok(Arc::new(resolver))
+        }
+        None => Ok(Arc::new(embedded)),
+    }
+}
+
+/// The resolver `run` would build for `config` (`check` describes routes with it).
+pub fn for_checking(config: &crate::config::Config) -> Result<Arc<dyn ProxyResolver>, String> {
+    let tls = super::tls::build(config.tls.ca_file.as_deref()).map_err(|e| e.to_string())?;
+    for_config(&config.proxy, &tls, &super::redactor_for(config)).map_err(|e| e.to_string())
 }

@@ -14,6 +14,8 @@ pub enum TlsSetupError {
     CaFile { path: String, reason: String },
     #[error("TLS setup: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("proxy service client: {0}")]
+    Client(super::Cause),
 }
 
 /// Client configurations: one for HTTP (ALPN h2 + http/1.1), one for raw streams.

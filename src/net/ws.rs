@@ -82,8 +82,8 @@ pub struct WsConn {
     /// A frame read from the socket whose `recv` was cancelled (by a `select!`) while it
     /// waited for room in the recording queue; the next `recv` returns it.
     read: Option<Frame>,
-    /// Counts this connection on its pool member while it is open.
-    _live: Option<super::Live>,
+    /// Counts this connection (pool member, proxy, feed, frames) while it is open.
+    watched: super::Watched,
 }
 
 impl WsConn {
@@ -93,7 +93,7 @@ impl WsConn {
         ws: WebSocketStream<BoxIo>,
         tap: Option<(Recorder, String)>,
         connected_ts_ns: i64,
-        live: Option<super::Live>,
+        watched: super::Watched,
     ) -> Self {
         Self {
             exchange,
@@ -102,7 +102,7 @@ impl WsConn {
             tap,
             connected_ts_ns,
             read: None,
-            _live: live,
+            watched,
         }
     }
 
@@ -166,10 +166,11 @@ impl WsConn {
                 Some(Err(e)) => return Err(self.err(e)),
             }
         };
-        Ok(Some(Frame {
-            text,
-            receive_ts_ns: now_ns(),
-        }))
+        let receive_ts_ns = now_ns();
+        if let Some(counters) = &self.watched.frames {
+            counters.frame(text.len(), receive_ts_ns);
+        }
+        Ok(Some(Frame { text, receive_ts_ns }))
     }
 
     /// Sends a close frame; errors are irrelevant at this point.

@@ -83,14 +83,18 @@ impl ClientContext for Deliveries {
 }
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
+    /// When the message was produced.
+    type DeliveryOpaque = Box<std::time::Instant>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, produced: Box<std::time::Instant>) {
+        crate::metrics::kafka_produce(produced.elapsed());
         match result {
             Ok(_) => {
                 self.delivered.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::sink_events("delivered", 1);
             }
             Err((e, message)) => {
+                crate::metrics::sink_events("failed", 1);
                 let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
                 tracing::warn!(topic = message.topic(), failed, "kafka delivery failed: {e}");
             }
@@ -237,6 +241,7 @@ pub async fn run(
                     if pending.len() >= held {
                         pending.pop_front();
                         report.dropped += 1;
+                        crate::metrics::sink_events("dropped", 1);
                     }
                     pending.push_back(outgoing(&mut topics, &e));
                 }
@@ -249,6 +254,7 @@ pub async fn run(
             events.close();
             while events.recv().await.is_some() {
                 report.undelivered += 1;
+                crate::metrics::sink_events("undelivered", 1);
             }
             break;
         }
@@ -267,7 +273,7 @@ pub async fn run(
                     key: "schema_version",
                     value: Some(schema.as_str()),
                 });
-            let record = BaseRecord::to(&o.topic)
+            let record = BaseRecord::with_opaque_to(&o.topic, Box::new(std::time::Instant::now()))
                 .key(o.key.as_bytes())
                 .payload(&o.value)
                 .headers(headers);
@@ -277,11 +283,13 @@ pub async fn run(
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     report.backpressure_waits += 1;
+                    crate::metrics::backpressure_wait();
                     tokio::time::sleep(QUEUE_FULL_PAUSE).await;
                     break;
                 }
                 Err((e, _)) => {
                     report.failed += 1;
+                    crate::metrics::sink_events("failed", 1);
                     tracing::warn!(topic = &*o.topic, "kafka produce failed: {e}");
                     pending.pop_front();
                 }
@@ -291,7 +299,9 @@ pub async fn run(
     let deadline = Duration::from_millis(cfg.flush_timeout_ms);
     let flushing = producer.clone();
     let _ = tokio::task::spawn_blocking(move || flushing.flush(deadline)).await;
-    report.undelivered += u64::try_from(producer.in_flight_count()).unwrap_or(0) + pending.len() as u64;
+    let left = u64::try_from(producer.in_flight_count()).unwrap_or(0) + pending.len() as u64;
+    report.undelivered += left;
+    crate::metrics::sink_events("undelivered", left);
     let deliveries = producer.context();
     report.delivered = deliveries.delivered.load(Ordering::Relaxed);
     report.failed += deliveries.failed.load(Ordering::Relaxed);
@@ -308,6 +318,7 @@ pub async fn run(
 }
 
 fn outgoing(topics: &mut TopicTemplate, event: &Event) -> Outgoing {
+    crate::metrics::observe(event);
     let (exchange, key) = (event.exchange(), event.symbol_arc().clone());
     Outgoing {
         topic: topics.topic(event),

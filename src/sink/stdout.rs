@@ -12,10 +12,12 @@ pub async fn run<W: AsyncWrite + Unpin>(mut events: mpsc::Receiver<Event>, out: 
     while let Some(event) = events.recv().await {
         let mut next = Some(event);
         while let Some(e) = next {
+            crate::metrics::observe(&e);
             line.clear();
             serde_json::to_writer(&mut line, &e).map_err(std::io::Error::other)?;
             line.push(b'\n');
             out.write_all(&line).await?;
+            crate::metrics::sink_events("delivered", 1);
             written += 1;
             next = events.try_recv().ok();
         }

@@ -102,7 +102,14 @@ impl Link {
     /// Sends into the bounded queue, waiting while it is full (backpressure). False
     /// when the sink has gone away.
     pub async fn publish(&self, event: Event) -> bool {
-        self.events.send(event).await.is_ok()
+        match self.events.try_send(event) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                crate::metrics::backpressure_wait();
+                self.events.send(event).await.is_ok()
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     /// Data arrived: the connection works, so the next failure starts the backoff over.
@@ -121,6 +128,7 @@ impl Link {
     /// A frame was rejected (not applied) for `reason`: counted, and logged at most
     /// once per second per reason.
     pub fn reject(&mut self, reason: &'static str, detail: &dyn std::fmt::Display) {
+        crate::metrics::rejected(self.exchange, reason);
         self.rejects.record(self.exchange, reason, detail);
     }
 }
@@ -198,7 +206,10 @@ async fn connection_loop<C: Connection>(
     mut link: Link,
     factory: Arc<ConnectionFactory>,
 ) {
-    loop {
+    for attempt in 0u64.. {
+        if attempt > 0 {
+            crate::metrics::reconnect(exchange);
+        }
         link.fresh = true;
         let delay = match conn.stream_once(&mut link).await {
             Ok(Ended::Shutdown) => return,

@@ -276,13 +276,13 @@ async fn publish(
 mod tests {
     use super::*;
     use crate::config::ProxyConfig;
-    use crate::net::{Redactor, resolver_for};
+    use crate::net::{Redactor, StaticResolver};
     use crate::venues::binance::venue::{FUTURES, SPOT, US};
 
     #[test]
     fn each_venue_of_the_family_has_its_own_endpoints() {
         let factory = ConnectionFactory::new(
-            resolver_for(&ProxyConfig::default()),
+            Arc::new(StaticResolver::new(&ProxyConfig::default())),
             None,
             Redactor::default(),
             Default::default(),

@@ -122,8 +122,10 @@ async fn fetch(shared: Arc<Shared>, symbol: Arc<str>, wire: String, tx: mpsc::Se
         Ok(url) => url,
         Err(e) => return tracing::error!("snapshot URL for {symbol}: {e}"),
     };
+    crate::metrics::snapshot_request(shared.exchange);
     let answer = shared.http.get(&url).await;
     if answer.as_ref().is_err_and(ConnectError::is_rate_limit) {
+        crate::metrics::rate_limit_pause(shared.exchange);
         // Binance bans IPs that keep requesting after a 429 (418 = banned).
         tracing::warn!(exchange = %shared.exchange, "REST rate limit hit; no snapshot requests for {} s", RATE_LIMIT_PAUSE.as_secs());
         shared.budget.pause(RATE_LIMIT_PAUSE).await;

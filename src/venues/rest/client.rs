@@ -167,6 +167,9 @@ impl Connection for Poller {
                 url: self.base.to_string(),
                 reason,
             })?;
+            if self.job.channel() == "l2_book" {
+                crate::metrics::snapshot_request(exchange);
+            }
             let fetched = tokio::select! {
                 r = self.http.get(&url) => r,
                 _ = link.stopped() => return Ok(Ended::Shutdown),
@@ -178,6 +181,7 @@ impl Connection for Poller {
                         .retry_after()
                         .map_or(RATE_LIMIT_PAUSE, |d| d.min(MAX_RETRY_AFTER));
                     if self.pacer.pause(pause) {
+                        crate::metrics::rate_limit_pause(exchange);
                         tracing::warn!(%exchange, "rate limited: every request of the venue paused for {} ms: {e}", pause.as_millis());
                     }
                     continue;
