@@ -43,7 +43,10 @@ pub fn describe(config: &Config) -> String {
             m.listen,
             if m.symbol_labels { "on" } else { "off" }
         ),
-        None => writeln!(out, "metrics: off (set metrics.listen to serve /metrics and health endpoints)"),
+        None => writeln!(
+            out,
+            "metrics: off (set metrics.listen to serve /metrics and health endpoints)"
+        ),
     };
     if !config.proxy.enabled {
         let _ = writeln!(out, "proxy: disabled (every connection direct)");

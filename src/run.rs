@@ -26,7 +26,10 @@ pub enum RunError {
     #[error("{0} events were not delivered (see the sink summary above)")]
     Lost(u64),
     #[error("metrics.listen {addr}: {source}")]
-    Metrics { addr: std::net::SocketAddr, source: std::io::Error },
+    Metrics {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// `--record FILE`: one exchange records to FILE; several to `FILE` with the exchange
@@ -69,7 +72,10 @@ pub async fn run(
         }
         crate::metrics::server::start(m.listen, shutdown.subscribe())
             .await
-            .map_err(|source| RunError::Metrics { addr: m.listen, source })?;
+            .map_err(|source| RunError::Metrics {
+                addr: m.listen,
+                source,
+            })?;
     }
     let factory = ConnectionFactory::recording(&config, recorders.clone())?;
     factory.start_background(shutdown.subscribe());

@@ -123,7 +123,10 @@ impl ServiceConfig {
             out.push(("circuit_breaker.failure_threshold", "must be at least 1".into()));
         }
         if !(1..=3_600).contains(&self.circuit_breaker.recovery_timeout_seconds) {
-            out.push(("circuit_breaker.recovery_timeout_seconds", "must be 1-3600".into()));
+            out.push((
+                "circuit_breaker.recovery_timeout_seconds",
+                "must be 1-3600".into(),
+            ));
         }
         if let Some(a) = &self.auth {
             if a.bearer_token.is_some() == a.api_key.is_some() {
@@ -135,9 +138,16 @@ impl ServiceConfig {
             }
         }
         if matches!(&self.proxy, Some(ProxySetting::Pool(_))) {
-            out.push(("proxy", "the service is reached direct or through one proxy, not a pool".into()));
+            out.push((
+                "proxy",
+                "the service is reached direct or through one proxy, not a pool".into(),
+            ));
         }
-        if self.client_id.as_deref().is_some_and(|c| c.is_empty() || c.len() > 128) {
+        if self
+            .client_id
+            .as_deref()
+            .is_some_and(|c| c.is_empty() || c.len() > 128)
+        {
             out.push(("client_id", "must be 1-128 characters".into()));
         }
         out

@@ -94,7 +94,11 @@ impl Drop for LiveGuard {
 }
 
 /// A new metric, registered under `name`.
-fn reg<M: prometheus_client::registry::Metric + Clone + Default>(r: &mut Registry, name: &str, help: &str) -> M {
+fn reg<M: prometheus_client::registry::Metric + Clone + Default>(
+    r: &mut Registry,
+    name: &str,
+    help: &str,
+) -> M {
     let m = M::default();
     r.register(name, help, m.clone());
     m
@@ -120,7 +124,14 @@ impl Families {
             events: "events", "Normalized events handed to the sink, by type";
             resyncs: "book_resyncs", "Books announced resyncing, by reason class";
         );
-        let (trade_gaps, snapshot_requests, rate_limit_pauses, proxy_attempts, proxy_successes, proxy_failures) = register!(r,
+        let (
+            trade_gaps,
+            snapshot_requests,
+            rate_limit_pauses,
+            proxy_attempts,
+            proxy_successes,
+            proxy_failures,
+        ) = register!(r,
             trade_gaps: "trade_gaps", "Possible gaps in a polled venue's trades (trade_status gap events)";
             snapshot_requests: "snapshot_requests", "Book snapshot requests";
             rate_limit_pauses: "rate_limit_pauses", "Pauses after a venue's 429/418 answer";
@@ -135,7 +146,15 @@ impl Families {
             prometheus_client::registry::Unit::Seconds,
             proxy_handshake.clone(),
         );
-        let (proxy_live, proxy_healthy, proxy_ejections, service_requests, service_cache, service_fallbacks, service_feedback) = register!(r,
+        let (
+            proxy_live,
+            proxy_healthy,
+            proxy_ejections,
+            service_requests,
+            service_cache,
+            service_fallbacks,
+            service_feedback,
+        ) = register!(r,
             proxy_live: "proxy_live_connections", "Open WebSocket connections through each proxy";
             proxy_healthy: "proxy_healthy", "1 while a pool member is in service, 0 while ejected";
             proxy_ejections: "proxy_ejections", "Pool members ejected after consecutive failures or failed health checks";
@@ -157,11 +176,18 @@ impl Families {
             kafka_produce.clone(),
         );
         let build = Family::<Labels, Gauge>::default();
-        build.get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").into())]).set(1);
+        build
+            .get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").into())])
+            .set(1);
         r.register("build_info", "The running build (value 1)", build);
         let start = Gauge::<i64>::default();
         start.set(crate::model::now_ns() / 1_000_000_000);
-        r.register_with_unit("start_time", "When the process started, unix time", prometheus_client::registry::Unit::Seconds, start);
+        r.register_with_unit(
+            "start_time",
+            "When the process started, unix time",
+            prometheus_client::registry::Unit::Seconds,
+            start,
+        );
         let live = Arc::new(Live::default());
         r.register_collector(Box::new(LiveCollector(live.clone())));
         Self {
@@ -213,7 +239,12 @@ impl Families {
     }
 
     pub fn attempt(&self, exchange: VenueId, kind: ConnKind, route: &Route, outcome: &Outcome<'_>) {
-        let ek = || vec![("exchange", exchange.as_str().into()), ("kind", kind.as_str().into())];
+        let ek = || {
+            vec![
+                ("exchange", exchange.as_str().into()),
+                ("kind", kind.as_str().into()),
+            ]
+        };
         let proxy = match route {
             Route::Proxy(p) => Some(p.url.to_string()),
             Route::Direct => None,
@@ -227,7 +258,9 @@ impl Families {
                 self.counter(&self.connections, ek()).inc();
                 if let Some(p) = &proxy {
                     self.counter(&self.proxy_successes, pk(p)).inc();
-                    self.proxy_handshake.get_or_create(&pk(p)).observe(latency.as_secs_f64());
+                    self.proxy_handshake
+                        .get_or_create(&pk(p))
+                        .observe(latency.as_secs_f64());
                 }
             }
             Outcome::Failure(cause) => {
@@ -245,7 +278,10 @@ impl Families {
     }
 
     pub fn frames(&self, exchange: VenueId, kind: ConnKind) -> FrameCounters {
-        let labels = vec![("exchange", exchange.as_str().into()), ("kind", kind.as_str().into())];
+        let labels = vec![
+            ("exchange", exchange.as_str().into()),
+            ("kind", kind.as_str().into()),
+        ];
         let mut last = self.live.last_ms.lock().unwrap_or_else(|e| e.into_inner());
         let last_ms = match last.iter().find(|(e, k, _)| *e == exchange && *k == kind) {
             Some((_, _, a)) => a.clone(),
@@ -347,8 +383,16 @@ impl Collector for LiveCollector {
         let queue = self.0.queue.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(tx) = queue.and_then(|w| w.upgrade()) {
             for (name, help, v) in [
-                ("sink_queue_depth", "Events waiting in the sink queue", tx.max_capacity() - tx.capacity()),
-                ("sink_queue_capacity", "The sink queue's capacity, in events", tx.max_capacity()),
+                (
+                    "sink_queue_depth",
+                    "Events waiting in the sink queue",
+                    tx.max_capacity() - tx.capacity(),
+                ),
+                (
+                    "sink_queue_capacity",
+                    "The sink queue's capacity, in events",
+                    tx.max_capacity(),
+                ),
             ] {
                 let g = Gauge::<i64>::default();
                 g.set(v as i64);
@@ -366,7 +410,10 @@ mod tests {
     #[test]
     fn reason_classes_are_bounded() {
         for (reason, class) in [
-            ("update id out of range: u=18446744073709551615", "update id out of range"),
+            (
+                "update id out of range: u=18446744073709551615",
+                "update id out of range",
+            ),
             ("disconnected", "disconnected"),
             ("buffered gap: expected 17 got 20", "buffered gap"),
             ("snapshot lastUpdateId=123 is crossed", "snapshot lastUpdateId"),

@@ -64,14 +64,18 @@ pub struct Open(VenueId);
 
 impl Open {
     pub fn websocket(exchange: VenueId) -> Self {
-        with(exchange, |f| f.websockets_open = f.websockets_open.saturating_add(1));
+        with(exchange, |f| {
+            f.websockets_open = f.websockets_open.saturating_add(1)
+        });
         Self(exchange)
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        with(self.0, |f| f.websockets_open = f.websockets_open.saturating_sub(1));
+        with(self.0, |f| {
+            f.websockets_open = f.websockets_open.saturating_sub(1)
+        });
     }
 }
 
@@ -101,7 +105,11 @@ pub fn report() -> (bool, BTreeMap<String, FeedReport>) {
     let out: BTreeMap<String, FeedReport> = feeds
         .iter()
         .map(|(id, f)| {
-            let connected = if f.polled { f.last_request_ok } else { f.websockets_open > 0 };
+            let connected = if f.polled {
+                f.last_request_ok
+            } else {
+                f.websockets_open > 0
+            };
             let books_synced = f.synced.len();
             let ready = connected && f.resyncing.is_empty() && books_synced >= f.books_expected;
             let resyncing = f.resyncing.iter().cloned().collect();

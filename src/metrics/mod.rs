@@ -67,7 +67,8 @@ pub fn live_proxy(route: &Route) -> Option<families::LiveGuard> {
 
 pub fn reconnect(exchange: VenueId) {
     if let Some(m) = get() {
-        m.counter(&m.reconnects, vec![("exchange", exchange.as_str().into())]).inc();
+        m.counter(&m.reconnects, vec![("exchange", exchange.as_str().into())])
+            .inc();
     }
 }
 
@@ -90,20 +91,23 @@ pub fn observe(event: &Event) {
 
 pub fn snapshot_request(exchange: VenueId) {
     if let Some(m) = get() {
-        m.counter(&m.snapshot_requests, vec![("exchange", exchange.as_str().into())]).inc();
+        m.counter(&m.snapshot_requests, vec![("exchange", exchange.as_str().into())])
+            .inc();
     }
 }
 
 pub fn rate_limit_pause(exchange: VenueId) {
     if let Some(m) = get() {
-        m.counter(&m.rate_limit_pauses, vec![("exchange", exchange.as_str().into())]).inc();
+        m.counter(&m.rate_limit_pauses, vec![("exchange", exchange.as_str().into())])
+            .inc();
     }
 }
 
 /// A pool member went out of service (ejected) or came back.
 pub fn proxy_health(proxy: &str, healthy: bool) {
     if let Some(m) = get() {
-        m.gauge(&m.proxy_healthy, vec![("proxy", proxy.into())]).set(i64::from(healthy));
+        m.gauge(&m.proxy_healthy, vec![("proxy", proxy.into())])
+            .set(i64::from(healthy));
         if !healthy {
             m.counter(&m.proxy_ejections, vec![("proxy", proxy.into())]).inc();
         }
@@ -112,7 +116,8 @@ pub fn proxy_health(proxy: &str, healthy: bool) {
 
 pub fn service_request(result: &'static str) {
     if let Some(m) = get() {
-        m.counter(&m.service_requests, vec![("result", result.into())]).inc();
+        m.counter(&m.service_requests, vec![("result", result.into())])
+            .inc();
     }
 }
 
@@ -139,7 +144,8 @@ pub fn service_fallback(kind: &'static str) {
 /// A feedback report: `sent`, `failed` or `dropped` (queue full).
 pub fn service_feedback(result: &'static str) {
     if let Some(m) = get() {
-        m.counter(&m.service_feedback, vec![("result", result.into())]).inc();
+        m.counter(&m.service_feedback, vec![("result", result.into())])
+            .inc();
     }
 }
 
@@ -153,7 +159,8 @@ pub fn sink_queue(queue: &tokio::sync::mpsc::Sender<Event>) {
 /// Events the sink delivered, failed to deliver, or dropped (queue full, `on_full: drop`).
 pub fn sink_events(result: &'static str, n: u64) {
     if let Some(m) = get() {
-        m.counter(&m.sink_events, vec![("result", result.into())]).inc_by(n);
+        m.counter(&m.sink_events, vec![("result", result.into())])
+            .inc_by(n);
     }
 }
 
@@ -185,11 +192,12 @@ pub fn cause_label(cause: &Cause) -> &'static str {
         Cause::Tls { .. } => "tls",
         Cause::Handshake(_) => "handshake",
         Cause::Http(_) => "http",
-        Cause::Status { status: 429 | 418, .. } => "rate_limited",
+        Cause::Status {
+            status: 429 | 418, ..
+        } => "rate_limited",
         Cause::Status { status, .. } if *status >= 500 => "status_5xx",
         Cause::Status { .. } => "status_4xx",
         Cause::Url(_) => "url",
         Cause::NoRoute(_) => "no_route",
     }
 }
-

@@ -30,8 +30,11 @@ pub async fn start(addr: SocketAddr, mut shutdown: watch::Receiver<bool>) -> std
                 _ = crate::venues::stopped(&mut shutdown) => return,
             };
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req| async move { Ok::<_, std::convert::Infallible>(answer(&req)) });
-                let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let service = hyper::service::service_fn(|req| async move {
+                    Ok::<_, std::convert::Infallible>(answer(&req))
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
                 if let Err(e) = conn.await {
                     tracing::debug!("metrics endpoint connection: {e}");
                 }
@@ -52,11 +55,19 @@ fn answer<B>(req: &Request<B>) -> Response<Full<Bytes>> {
         ("GET", "/health/ready") => {
             let (ready, feeds) = super::health::report();
             let body = serde_json::json!({ "ready": ready, "feeds": feeds }).to_string();
-            let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let status = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             (status, "application/json", body)
         }
         ("GET", _) => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_owned()),
-        _ => (StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n".to_owned()),
+        _ => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "GET only\n".to_owned(),
+        ),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;

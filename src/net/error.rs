@@ -138,7 +138,8 @@ impl Redactor {
 
     /// Also removes `secrets` (tokens, keys).
     pub fn with_secrets<'a>(mut self, secrets: impl IntoIterator<Item = &'a str>) -> Self {
-        self.secrets.extend(secrets.into_iter().filter(|s| !s.is_empty()).map(str::to_owned));
+        self.secrets
+            .extend(secrets.into_iter().filter(|s| !s.is_empty()).map(str::to_owned));
         self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         self.secrets.dedup();
         self

@@ -18,8 +18,8 @@ pub use configured::StaticResolver;
 pub use error::{Cause, ConnectError, Redactor};
 pub use http::{Fetched, HttpClient};
 pub use pool::Pool;
-pub use service::{CircuitState, ServiceResolver};
 pub use resolver::{ConnKind, Outcome, ProxyResolver, Route, for_checking as resolver_for};
+pub use service::{CircuitState, ServiceResolver};
 pub use tls::TlsSetupError;
 pub use ws::{Frame, WsConn, WsError};
 
@@ -71,7 +71,12 @@ impl ConnectionFactory {
         redactor: Redactor,
         recorders: HashMap<VenueId, Recorder>,
     ) -> Result<Arc<Self>, TlsSetupError> {
-        Ok(Self::with_tls(resolver, tls::build(ca_file)?, redactor, recorders))
+        Ok(Self::with_tls(
+            resolver,
+            tls::build(ca_file)?,
+            redactor,
+            recorders,
+        ))
     }
 
     fn with_tls(
@@ -241,7 +246,8 @@ pub fn redactor_for(config: &Config) -> Redactor {
     let endpoints = p.settings().flat_map(|s| s.endpoints());
     let service = p.external_service.iter().filter_map(|s| s.auth.as_ref());
     let tokens = service.flat_map(|a| a.bearer_token.iter().chain(&a.api_key));
-    Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref())).with_secrets(tokens.map(|t| t.expose()))
+    Redactor::new(endpoints.filter_map(|e| e.url.credentials.as_ref()))
+        .with_secrets(tokens.map(|t| t.expose()))
 }
 
 /// One open connection counted on its pool member (`least_connections`).

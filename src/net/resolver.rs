@@ -120,7 +120,11 @@ pub(super) fn for_config(
     redactor: &Redactor,
 ) -> Result<Arc<dyn ProxyResolver>, Cause> {
     let embedded = StaticResolver::new(config);
-    match config.external_service.as_ref().filter(|s| s.enabled && config.enabled) {
+    match config
+        .external_service
+        .as_ref()
+        .filter(|s| s.enabled && config.enabled)
+    {
         Some(service) => {
             let region = config.regional.as_ref().and_then(|r| r.region.clone());
             let resolver = ServiceResolver::new(service, embedded, region, tls, redactor.clone())?;

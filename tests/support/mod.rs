@@ -5,6 +5,7 @@
 pub mod kafka;
 pub mod proxies;
 pub mod rest_venue;
+pub mod service;
 
 use feedhandler::record::reader::{self, Recording};
 use feedhandler::sim::Playback;

@@ -128,6 +128,10 @@ mod tests {
         let mut b = Breaker::new(2, Duration::from_secs(10));
         b.failure(t0);
         assert_eq!(b.success(), None);
-        assert_eq!(b.failure(t0), None, "one failure after a success is not two in a row");
+        assert_eq!(
+            b.failure(t0),
+            None,
+            "one failure after a success is not two in a row"
+        );
     }
 }

@@ -64,12 +64,23 @@ impl Cache {
         }
         let expires = now + answer.ttl;
         let used = self.clock;
-        self.entries.insert(key, Entry { answer, expires, used });
+        self.entries.insert(
+            key,
+            Entry {
+                answer,
+                expires,
+                used,
+            },
+        );
     }
 
     /// Forgets `key`'s answer if it handed out `route` (as displayed): that proxy failed.
     pub fn forget(&mut self, key: Key, route: &str) {
-        if self.entries.get(&key).is_some_and(|e| e.answer.route.to_string() == route) {
+        if self
+            .entries
+            .get(&key)
+            .is_some_and(|e| e.answer.route.to_string() == route)
+        {
             self.entries.remove(&key);
         }
     }
@@ -105,8 +116,14 @@ mod tests {
         let mut c = Cache::new(4);
         assert_eq!(c.get(key("a"), t0), Lookup::Missing);
         c.put(key("a"), answer(60), t0);
-        assert!(matches!(c.get(key("a"), t0 + Duration::from_secs(59)), Lookup::Fresh(_)));
-        assert!(matches!(c.get(key("a"), t0 + Duration::from_secs(60)), Lookup::Stale(_)));
+        assert!(matches!(
+            c.get(key("a"), t0 + Duration::from_secs(59)),
+            Lookup::Fresh(_)
+        ));
+        assert!(matches!(
+            c.get(key("a"), t0 + Duration::from_secs(60)),
+            Lookup::Stale(_)
+        ));
     }
 
     #[test]

@@ -100,7 +100,12 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(config: &ServiceConfig, region: Option<String>, tls: &TlsConfigs, redactor: Redactor) -> Result<Self, Cause> {
+    pub fn new(
+        config: &ServiceConfig,
+        region: Option<String>,
+        tls: &TlsConfigs,
+        redactor: Redactor,
+    ) -> Result<Self, Cause> {
         let timeout = Duration::from_secs(u64::from(config.timeout_seconds));
         let route = match config.via() {
             Some(p) => Route::Proxy(ProxyEndpoint {
@@ -113,7 +118,10 @@ impl Client {
         let auth = config.auth.as_ref().and_then(|a| {
             let (name, value) = match (&a.bearer_token, &a.api_key) {
                 (Some(t), _) => (reqwest::header::AUTHORIZATION, format!("Bearer {}", t.expose())),
-                (None, Some(k)) => (reqwest::header::HeaderName::from_static("x-api-key"), k.expose().to_owned()),
+                (None, Some(k)) => (
+                    reqwest::header::HeaderName::from_static("x-api-key"),
+                    k.expose().to_owned(),
+                ),
                 (None, None) => return None,
             };
             let mut value = reqwest::header::HeaderValue::from_str(&value).ok()?;
@@ -148,13 +156,16 @@ impl Client {
             metadata: [("version", env!("CARGO_PKG_VERSION"))].into(),
         };
         let mut last = None;
-        for ep in &self.endpoints {
+        for ep in self.candidates() {
             if !self.usable(ep).await {
                 continue;
             }
             let result = self.post(ep, "proxy/request", &body).await;
             match result.and_then(|text| self.check(&text)) {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => {
+                    *lock(&ep.down_until) = None;
+                    return Ok(answer);
+                }
                 Err(reason) => {
                     *lock(&ep.down_until) = Some(Instant::now() + ENDPOINT_RETRY);
                     last = Some(CallError::Failed {
@@ -170,7 +181,7 @@ impl Client {
     /// Sends one report to the first usable endpoint.
     pub async fn feedback(&self, report: &Feedback) -> Result<(), CallError> {
         let mut last = None;
-        for ep in &self.endpoints {
+        for ep in self.candidates() {
             if !self.usable(ep).await {
                 continue;
             }
@@ -187,13 +198,27 @@ impl Client {
         Err(last.unwrap_or(CallError::NoEndpoint))
     }
 
+    /// The endpoints to try, in order: those not skipped after a failure; when every one
+    /// is, all of them (the circuit breaker, not the skipping, decides when to stop).
+    fn candidates(&self) -> Vec<&Endpoint> {
+        let now = Instant::now();
+        let up: Vec<&Endpoint> = (self.endpoints.iter())
+            .filter(|ep| lock(&ep.down_until).is_none_or(|until| now >= until))
+            .collect();
+        if up.is_empty() {
+            self.endpoints.iter().collect()
+        } else {
+            up
+        }
+    }
+
     /// An endpoint that failed is used again once its time out is over and its health
-    /// endpoint answers 2xx.
+    /// endpoint answers 2xx (or when every endpoint failed recently).
     async fn usable(&self, ep: &Endpoint) -> bool {
         let down = *lock(&ep.down_until);
         match down {
             None => true,
-            Some(until) if Instant::now() < until => false,
+            Some(until) if Instant::now() < until => true,
             Some(_) => {
                 let healthy = match ep.base.join("api/v1/health") {
                     Ok(url) => {
@@ -215,20 +240,32 @@ impl Client {
     /// POSTs `body` as JSON to `api/v1/<path>`; the answer's text, at most
     /// [`MAX_ANSWER_BYTES`], when the status is 2xx.
     async fn post(&self, ep: &Endpoint, path: &str, body: &impl Serialize) -> Result<String, String> {
-        let url = ep.base.join(&format!("api/v1/{path}")).map_err(|e| e.to_string())?;
+        let url = ep
+            .base
+            .join(&format!("api/v1/{path}"))
+            .map_err(|e| e.to_string())?;
         let mut request = self.http.post(url).timeout(self.timeout).json(body);
         if let Some((name, value)) = &self.auth {
             request = request.header(name, value.clone());
         }
         let mut response = request.send().await.map_err(|e| self.clean(&e))?;
         let status = response.status();
-        if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
-            return Err(format!("HTTP {}: answer over {MAX_ANSWER_BYTES} bytes", status.as_u16()));
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(format!(
+                "HTTP {}: answer over {MAX_ANSWER_BYTES} bytes",
+                status.as_u16()
+            ));
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.clean(&e))? {
             if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(format!("HTTP {}: answer over {MAX_ANSWER_BYTES} bytes", status.as_u16()));
+                return Err(format!(
+                    "HTTP {}: answer over {MAX_ANSWER_BYTES} bytes",
+                    status.as_u16()
+                ));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -261,7 +298,9 @@ impl Client {
             None => self.default_ttl,
             Some(n) => match n.as_f64() {
                 Some(s) if s >= 0.0 => Duration::from_secs_f64(s.min(f64::from(MAX_CACHE_TTL_SECONDS))),
-                _ => return Err("malformed answer: ttl_seconds must be a number of seconds, 0 or more".into()),
+                _ => {
+                    return Err("malformed answer: ttl_seconds must be a number of seconds, 0 or more".into());
+                }
             },
         };
         Ok(Answer {

@@ -11,17 +11,17 @@ mod breaker;
 mod cache;
 mod client;
 
+use super::Redactor;
 use super::configured::StaticResolver;
 use super::error::Cause;
 use super::pool::Pool;
 use super::resolver::{ConnKind, Outcome, ProxyResolver, Route};
 use super::tls::TlsConfigs;
-use super::Redactor;
 use crate::config::{ServiceConfig, ServiceFallback};
 use crate::metrics;
 use crate::model::VenueId;
-use breaker::{Breaker, Permit};
 pub use breaker::State as CircuitState;
+use breaker::{Breaker, Permit};
 use cache::{Cache, Key, Lookup};
 use client::{Client, Feedback, Policy};
 use futures_util::future::BoxFuture;
@@ -124,7 +124,8 @@ impl ServiceResolver {
             match self.client.request(exchange, kind).await {
                 Ok(answer) => {
                     metrics::service_request("ok");
-                    self.breaker_changed(lock(&self.breaker).success(), None);
+                    let changed = lock(&self.breaker).success();
+                    self.breaker_changed(changed, None);
                     let route = answer.route.clone();
                     *lock(&self.last_policy) = Some(answer.policy);
                     lock(&self.cache).put(key, answer, Instant::now());
@@ -168,7 +169,11 @@ impl ServiceResolver {
         Err(Cause::NoRoute(format!(
             "proxy service unavailable, no cached answer, and neither the local fallback ({}) nor the service's last policy ({service}) allows {}",
             self.fallback.as_str(),
-            if embedded_allowed { "a direct connection (no proxy configured for it)" } else { "another route" },
+            if embedded_allowed {
+                "a direct connection (no proxy configured for it)"
+            } else {
+                "another route"
+            },
         )))
     }
 
@@ -178,7 +183,13 @@ impl ServiceResolver {
             metrics::service_fallback(source.as_str());
         }
         let before = lock(&self.sources).insert(key, source);
-        let steady = matches!((before, source), (Some(Source::Service | Source::Cached), Source::Service | Source::Cached));
+        let steady = matches!(
+            (before, source),
+            (
+                Some(Source::Service | Source::Cached),
+                Source::Service | Source::Cached
+            )
+        );
         if before != Some(source) && !steady {
             let (exchange, kind) = key;
             match source {
@@ -188,7 +199,9 @@ impl ServiceResolver {
                 Source::Failed => {
                     tracing::error!(%exchange, %kind, "proxy service unavailable: connections fail (fallback policy)")
                 }
-                _ => tracing::warn!(%exchange, %kind, proxy = %route, source = source.as_str(), "proxy service unavailable: routes from the fallback"),
+                _ => {
+                    tracing::warn!(%exchange, %kind, proxy = %route, source = source.as_str(), "proxy service unavailable: routes from the fallback")
+                }
             }
         }
     }
@@ -201,12 +214,20 @@ impl ServiceResolver {
             (breaker::State::Open, Some(e)) => {
                 tracing::warn!(circuit = now.as_str(), "proxy service circuit opened: {e}")
             }
-            _ => tracing::info!(circuit = now.as_str(), was = state.as_str(), "proxy service circuit closed"),
+            _ => tracing::info!(
+                circuit = now.as_str(),
+                was = state.as_str(),
+                "proxy service circuit closed"
+            ),
         }
     }
 
     /// Sends feedback until shutdown; each report is sent once, failures are counted.
-    async fn send_feedback(client: Arc<Client>, mut rx: mpsc::Receiver<Feedback>, mut stop: watch::Receiver<bool>) {
+    async fn send_feedback(
+        client: Arc<Client>,
+        mut rx: mpsc::Receiver<Feedback>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         loop {
             let report = tokio::select! {
                 r = rx.recv() => match r { Some(r) => r, None => return },
