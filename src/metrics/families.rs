@@ -50,10 +50,12 @@ pub struct Families {
     pub proxy_ejections: Family<Labels, Counter>,
     pub service_requests: Family<Labels, Counter>,
     pub service_cache: Family<Labels, Counter>,
-    pub service_circuit: Gauge,
     pub service_fallbacks: Family<Labels, Counter>,
     pub service_feedback: Family<Labels, Counter>,
-    pub sink_events: Family<Labels, Counter>,
+    /// `sink_events_total` by result, looked up once.
+    pub sink_results: [(&'static str, Counter); 4],
+    /// `events_total` per (exchange, type) without symbol labels, looked up once each.
+    event_counters: Mutex<rustc_hash::FxHashMap<(VenueId, &'static str), Counter>>,
     pub backpressure_waits: Counter,
     pub kafka_produce: Histogram,
     live: Arc<Live>,
@@ -65,6 +67,8 @@ struct Live {
     /// Last message per (exchange, kind), unix milliseconds.
     last_ms: Mutex<Vec<(VenueId, ConnKind, Arc<AtomicI64>)>>,
     queue: Mutex<Option<tokio::sync::mpsc::WeakSender<Event>>>,
+    /// The proxy service's circuit state, once a service is in use.
+    circuit: Mutex<Option<i64>>,
 }
 
 /// One WebSocket's frame counters.
@@ -163,11 +167,16 @@ impl Families {
             service_fallbacks: "proxy_service_fallbacks", "Routes taken without a fresh service answer, by fallback kind";
             service_feedback: "proxy_service_feedback", "Feedback reports to the proxy service: sent, failed, dropped (queue full)";
         );
-        let (service_circuit, sink_events, backpressure_waits) = register!(r,
-            service_circuit: "proxy_service_circuit_state", "The proxy service's circuit breaker: 0 closed, 1 half-open, 2 open";
+        let (sink_events, backpressure_waits): (Family<Labels, Counter>, Counter) = register!(r,
             sink_events: "sink_events", "Events the sink delivered, failed to deliver or dropped";
             backpressure_waits: "sink_backpressure_waits", "Times a publisher waited for room in the full sink queue";
         );
+        let sink_results = ["delivered", "failed", "dropped", "undelivered"].map(|r| {
+            (
+                r,
+                sink_events.get_or_create_owned(&vec![("result", r.to_owned())]),
+            )
+        });
         let kafka_produce = histogram();
         r.register_with_unit(
             "kafka_produce",
@@ -213,10 +222,10 @@ impl Families {
             proxy_ejections,
             service_requests,
             service_cache,
-            service_circuit,
             service_fallbacks,
             service_feedback,
-            sink_events,
+            sink_results,
+            event_counters: Mutex::default(),
             backpressure_waits,
             kafka_produce,
             live,
@@ -304,18 +313,22 @@ impl Families {
         LiveGuard(g)
     }
 
+    pub fn set_circuit(&self, state: i64) {
+        *self.live.circuit.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
+    }
+
     pub fn set_queue(&self, queue: tokio::sync::mpsc::WeakSender<Event>) {
         *self.live.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(queue);
     }
 
     pub fn observe(&self, event: &Event) {
-        let exchange = ("exchange", event.exchange().as_str().to_owned());
+        let exchange = || ("exchange", event.exchange().as_str().to_owned());
         let (kind, symbol) = match event {
             Event::Trade(_) => ("trade", None),
             Event::Book(_) => ("book", None),
             Event::BookStatus(s) => {
                 if s.status == BookState::Resyncing {
-                    let mut l = vec![exchange.clone(), ("reason", reason_class(&s.reason))];
+                    let mut l = vec![exchange(), ("reason", reason_class(&s.reason))];
                     if self.symbol_labels {
                         l.push(("symbol", s.symbol.to_string()));
                     }
@@ -324,16 +337,21 @@ impl Families {
                 ("book_status", Some(&s.symbol))
             }
             Event::TradeStatus(s) => {
-                self.counter(&self.trade_gaps, vec![exchange.clone()]).inc();
+                self.counter(&self.trade_gaps, vec![exchange()]).inc();
                 ("trade_status", Some(&s.symbol))
             }
         };
-        let mut l = vec![exchange, ("type", kind.into())];
         if self.symbol_labels {
             let s = symbol.unwrap_or_else(|| event.symbol_arc());
-            l.push(("symbol", s.to_string()));
+            let l = vec![exchange(), ("type", kind.into()), ("symbol", s.to_string())];
+            self.counter(&self.events, l).inc();
+            return;
         }
-        self.counter(&self.events, l).inc();
+        let mut cache = self.event_counters.lock().unwrap_or_else(|e| e.into_inner());
+        let counter = cache
+            .entry((event.exchange(), kind))
+            .or_insert_with(|| self.counter(&self.events, vec![exchange(), ("type", kind.into())]));
+        counter.inc();
     }
 }
 
@@ -379,6 +397,18 @@ impl Collector for LiveCollector {
                 age.set((now_ms - at) as f64 / 1000.0);
                 age.encode(family.encode_family(&labels)?)?;
             }
+        }
+        let circuit = *self.0.circuit.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(state) = circuit {
+            let g = Gauge::<i64>::default();
+            g.set(state);
+            let help = "The proxy service's circuit breaker: 0 closed, 1 half-open, 2 open";
+            g.encode(encoder.encode_descriptor(
+                "proxy_service_circuit_state",
+                help,
+                None,
+                MetricType::Gauge,
+            )?)?;
         }
         let queue = self.0.queue.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(tx) = queue.and_then(|w| w.upgrade()) {

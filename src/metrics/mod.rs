@@ -131,7 +131,7 @@ pub fn service_cache(hit: bool) {
 /// The circuit breaker's state: 0 closed, 1 half-open, 2 open.
 pub fn service_circuit(state: crate::net::CircuitState) {
     if let Some(m) = get() {
-        m.service_circuit.set(state as i64);
+        m.set_circuit(state as i64);
     }
 }
 
@@ -159,8 +159,9 @@ pub fn sink_queue(queue: &tokio::sync::mpsc::Sender<Event>) {
 /// Events the sink delivered, failed to deliver, or dropped (queue full, `on_full: drop`).
 pub fn sink_events(result: &'static str, n: u64) {
     if let Some(m) = get() {
-        m.counter(&m.sink_events, vec![("result", result.into())])
-            .inc_by(n);
+        if let Some((_, c)) = m.sink_results.iter().find(|(r, _)| *r == result) {
+            c.inc_by(n);
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod prometheus;
 pub mod proxies;
 pub mod rest_venue;
 pub mod service;

@@ -6,11 +6,12 @@
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// As exported: 0 closed, 1 half-open, 2 open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
-    Closed,
-    Open,
-    HalfOpen,
+    Closed = 0,
+    HalfOpen = 1,
+    Open = 2,
 }
 
 impl State {

@@ -299,7 +299,9 @@ impl Client {
             Some(n) => match n.as_f64() {
                 Some(s) if s >= 0.0 => Duration::from_secs_f64(s.min(f64::from(MAX_CACHE_TTL_SECONDS))),
                 _ => {
-                    return Err("malformed answer: ttl_seconds must be a number of seconds, 0 or more".into());
+                    return Err(
+                        "malformed answer: ttl_seconds must be a number of seconds, 0 or more".into(),
+                    );
                 }
             },
         };

@@ -92,6 +92,7 @@ impl ServiceResolver {
             b.recovery_timeout_seconds,
             config.fallback.as_str(),
         );
+        metrics::service_circuit(CircuitState::Closed);
         Ok(Self {
             embedded,
             client: Arc::new(client),
