@@ -192,6 +192,7 @@ async fn check_prints_the_resolved_plan_with_env_overrides_and_masked_credential
     let (code, stdout, stderr) = check(yaml, &env).await;
     assert_eq!(code, 0, "{stderr}");
     let expected = "sink: stdout (JSON lines)\n\
+        metrics: off (set metrics.listen to serve /metrics and health endpoints)\n\
         exchange binance\n  channels:  trades, l2_book\n  symbols:   BTC-USDT, ETH-USDT\n\
         \x20 snapshots: 1000 levels, weight 50 each, 100 for 2 books; budget 3000 weight/min (50% of 6000) -> first sync at once\n\
         \x20 http:      http://binance-proxy:8080 (timeout 30 s) [exchange override]\n  websocket: socks5h://proxy:1081 (timeout 30 s) [default]\n\

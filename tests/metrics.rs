@@ -97,14 +97,21 @@ async fn prometheus_scrapes_what_a_run_did_and_readiness_follows_the_books() {
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or(0.0)
     };
-    let mut last = -1.0;
     for _ in 0..100 {
         let text = scrape().await;
         let delivered = sample(&text, "feedhandler_sink_events_total{result=\"delivered\"}");
-        if delivered > 0.0 && delivered == last {
+        let events: f64 = ["trade", "book", "book_status"]
+            .iter()
+            .map(|t| {
+                sample(
+                    &text,
+                    &format!("feedhandler_events_total{{exchange=\"binance\",type=\"{t}\"}}"),
+                )
+            })
+            .sum();
+        if delivered > 1_000.0 && delivered == events {
             break;
         }
-        last = delivered;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     prometheus.wait_scrapes(2).await;

@@ -71,9 +71,14 @@ impl Client {
 /// `external_service` keys for `service`: bearer token, 1 s timeout, breaker after
 /// `threshold` failures for 2 s, and `fallback`.
 fn keys(endpoint: &str, threshold: u32, fallback: &str) -> String {
+    keys_with(&format!("[\"{endpoint}\"]"), threshold, 2, fallback)
+}
+
+/// The same with a list of endpoints and the breaker's recovery time.
+fn keys_with(endpoints: &str, threshold: u32, recovery_s: u32, fallback: &str) -> String {
     format!(
-        "    endpoints: [\"{endpoint}\"]\n    auth: {{ bearer_token: \"{TOKEN}\" }}\n    timeout_seconds: 1\n\
-         \x20   circuit_breaker: {{ failure_threshold: {threshold}, recovery_timeout_seconds: 2 }}\n\
+        "    endpoints: {endpoints}\n    auth: {{ bearer_token: \"{TOKEN}\" }}\n    timeout_seconds: 1\n\
+         \x20   circuit_breaker: {{ failure_threshold: {threshold}, recovery_timeout_seconds: {recovery_s} }}\n\
          \x20   fallback: {fallback}\n    client_id: test-client\n    feedback_queue: 4\n"
     )
 }
@@ -89,7 +94,7 @@ async fn the_handed_out_proxy_is_used_and_cached_for_its_ttl() {
         ProxyService::start(Some(TOKEN)),
         Proxy::microsocks(None).await,
     );
-    service.control(json!({"proxy_url": proxy.url("socks5h", None), "ttl_seconds": 1}));
+    service.control(json!({"proxy_url": proxy.url("socks5h", None), "ttl_seconds": 3}));
     // The service itself is reached through a proxy of its own.
     let to_service = Proxy::microsocks(None).await;
     let via = format!("    proxy: \"{}\"\n", to_service.url("socks5h", None));
@@ -103,7 +108,7 @@ async fn the_handed_out_proxy_is_used_and_cached_for_its_ttl() {
         "every request through the handed-out proxy"
     );
     assert_eq!(service.calls("proxy/request").len(), 1, "one answer, cached");
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
     client.get().await.unwrap();
     let asked = service.calls("proxy/request");
     assert_eq!(asked.len(), 2, "asked again after the TTL");
@@ -151,6 +156,7 @@ async fn hostile_or_failed_answers_fall_back_and_good_ones_are_kept() {
         json!({"proxy_url": "file:///etc/passwd"}),
         json!({"proxy_url": handed.url("socks5h", None), "ttl_seconds": -5}),
         json!({"proxy_url": handed.url("socks5h", None), "fallback_policy": "sometimes"}),
+        json!({"omit": ["proxy_url"], "proxy_url": handed.url("socks5h", None)}),
         json!({"proxy_url": handed.url("socks5h", None), "delay_ms": 3_000}),
     ];
     for (i, mode) in bad.iter().enumerate() {
@@ -202,7 +208,29 @@ async fn hostile_or_failed_answers_fall_back_and_good_ones_are_kept() {
         !e.to_string().contains("wrong-Pass-7") && !e.to_string().contains("svcuser"),
         "{e}"
     );
-    let feedback = service.wait_calls("proxy/feedback", 1).await;
+    let secured_url = secured.url("socks5h", None);
+    for _ in 0..100 {
+        let reports = service.calls("proxy/feedback");
+        if reports
+            .iter()
+            .filter(|f| f["body"]["proxy_url"] == secured_url.as_str())
+            .count()
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let feedback = service.calls("proxy/feedback");
+    let secured_reports: Vec<_> = (feedback.iter())
+        .filter(|f| f["body"]["proxy_url"] == secured_url.as_str())
+        .map(|f| f["body"]["success"].clone())
+        .collect();
+    assert_eq!(
+        secured_reports,
+        [json!(true), json!(false)],
+        "one success, one credentials failure"
+    );
     for f in feedback {
         let text = f.to_string();
         assert!(
@@ -225,9 +253,10 @@ async fn the_circuit_opens_probes_and_closes_while_routes_degrade_in_order() {
         Proxy::microsocks(None).await,
     );
     service.control(json!({"proxy_url": handed.url("socks5h", None), "ttl_seconds": 0}));
+    // Recovery after 4 s: the steps below take far less, so no probe comes early.
     let client = Client::new(
         &venue,
-        &keys(&service.url(), 2, "embedded"),
+        &keys_with(&format!("[\"{}\"]", service.url()), 2, 4, "embedded"),
         Some(embedded.url("socks5h", None)),
     );
     let asked = || service.calls("proxy/request").len();
@@ -281,7 +310,7 @@ async fn the_circuit_opens_probes_and_closes_while_routes_degrade_in_order() {
     );
 
     service.control(json!({"proxy_url": later.url("socks5h", None), "ttl_seconds": 60}));
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    tokio::time::sleep(Duration::from_millis(4_100)).await;
     client.get().await.unwrap();
     client.get().await.unwrap();
     phase(
@@ -297,6 +326,51 @@ async fn the_circuit_opens_probes_and_closes_while_routes_degrade_in_order() {
     let requests = service.calls("proxy/request");
     assert_eq!(requests.iter().filter(|r| r["dropped"] == true).count(), 2);
     service.assert_all_valid();
+}
+
+/// Two endpoints (API key auth): the first fails, the second answers; the failed one is
+/// skipped, and after the recovery time used again only once its health endpoint answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_fail_over_and_come_back_after_their_health_check() {
+    let venue = venue().await;
+    let first = ProxyService::start_with(&["--api-key", TOKEN]);
+    let second = ProxyService::start_with(&["--api-key", TOKEN]);
+    let proxy = Proxy::microsocks(None).await;
+    let mode = json!({"proxy_url": proxy.url("socks5h", None), "ttl_seconds": 0});
+    first.control(json!({"status": 503}));
+    second.control(mode.clone());
+    let endpoints = format!("[\"{}\", \"{}\"]", first.url(), second.url());
+    let keys = keys_with(&endpoints, 5, 2, "fail").replace("bearer_token", "api_key");
+    let client = Client::new(&venue, &keys, None);
+    let asked = |s: &ProxyService| (s.calls("proxy/request").len(), s.calls("health").len());
+    client.get().await.unwrap();
+    client.get().await.unwrap();
+    assert_eq!(
+        (asked(&first), asked(&second)),
+        ((1, 0), (2, 0)),
+        "the failed endpoint is skipped"
+    );
+    first.control(json!({"health_status": 503}));
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    client.get().await.unwrap();
+    assert_eq!(
+        (asked(&first), asked(&second)),
+        ((1, 1), (3, 0)),
+        "unhealthy: skipped again"
+    );
+    first.control(mode.clone());
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    client.get().await.unwrap();
+    assert_eq!(
+        (asked(&first), asked(&second)),
+        ((2, 2), (3, 0)),
+        "healthy: used again"
+    );
+    assert_eq!(relayed(&proxy, &venue), 4);
+    for s in [&first, &second] {
+        s.assert_all_valid();
+        assert!(s.calls("proxy/request").iter().all(|r| r["auth"] == "api_key"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,7 +390,10 @@ async fn each_fallback_policy_behaves_as_configured() {
         matches!(e.cause, Cause::NoRoute(_)),
         "embedded with nothing configured fails: {e}"
     );
-    assert!(e.to_string().contains("fallback (embedded)"), "{e}");
+    assert!(
+        e.to_string().contains("via no route: proxy service unavailable, no cached answer, and the fallback policies (local embedded"),
+        "{e}"
+    );
 
     let client = Client::new(&venue, &keys(&down, 2, "fail"), via_embedded.clone());
     let e = client.get().await.unwrap_err();
@@ -338,22 +415,27 @@ async fn each_fallback_policy_behaves_as_configured() {
     assert_eq!(relayed(&embedded, &venue), 1);
 
     // The service's own policy: direct_connection allows direct although the local
-    // fallback is `embedded`; `fail` forbids the configured proxy.
+    // fallback is `embedded`; `fail` forbids the configured proxy; a local `fail` is
+    // not overruled by the service's direct_connection.
     let service = ProxyService::start(Some(TOKEN));
-    for (policy, embedded_proxy) in [("direct_connection", None), ("fail", via_embedded.clone())] {
+    for (policy, embedded_proxy, local) in [
+        ("direct_connection", None, "embedded"),
+        ("fail", via_embedded.clone(), "embedded"),
+        ("direct_connection", None, "fail"),
+    ] {
         let mut handed = Proxy::microsocks(None).await;
         service.control(
             json!({"proxy_url": handed.url("socks5h", None), "ttl_seconds": 0, "fallback_policy": policy}),
         );
-        let client = Client::new(&venue, &keys(&service.url(), 2, "embedded"), embedded_proxy);
+        let client = Client::new(&venue, &keys(&service.url(), 2, local), embedded_proxy);
         client.get().await.unwrap();
         handed.kill();
         service.control(json!({"down": true}));
         let _ = client.get().await.unwrap_err();
         let before = venue.sim.http_requests();
         let result = client.get().await;
-        match policy {
-            "direct_connection" => {
+        match (policy, local) {
+            ("direct_connection", "embedded") => {
                 result.unwrap();
                 assert_eq!(
                     venue.sim.http_requests(),
@@ -363,12 +445,12 @@ async fn each_fallback_policy_behaves_as_configured() {
             }
             _ => {
                 let e = result.unwrap_err();
-                assert!(matches!(e.cause, Cause::NoRoute(_)), "{e}");
-                assert_eq!(
-                    relayed(&embedded, &venue),
-                    1,
-                    "the service's `fail` forbids the embedded proxy"
+                assert!(
+                    matches!(e.cause, Cause::NoRoute(_)),
+                    "{policy}, local {local}: {e}"
                 );
+                assert_eq!(venue.sim.http_requests(), before, "nothing went direct");
+                assert_eq!(relayed(&embedded, &venue), 1, "`fail` forbids the embedded proxy");
             }
         }
         service.control(json!({}));
@@ -393,7 +475,9 @@ async fn slow_feedback_never_delays_a_connection_and_what_does_not_fit_is_counte
     service.control(
         json!({"proxy_url": proxy.url("socks5h", None), "ttl_seconds": 60, "feedback_delay_ms": 10_000}),
     );
-    let client = Client::new(&venue, &keys(&service.url(), 5, "embedded"), None);
+    // Calls may take 30 s: the report in flight waits the whole 10 s.
+    let slow = keys(&service.url(), 5, "embedded").replace("timeout_seconds: 1", "timeout_seconds: 30");
+    let client = Client::new(&venue, &slow, None);
     let started = Instant::now();
     for _ in 0..12 {
         let one = Instant::now();
@@ -413,7 +497,7 @@ async fn slow_feedback_never_delays_a_connection_and_what_does_not_fit_is_counte
     // One report in flight, four queued: the rest were dropped and counted (other tests
     // of this binary may count some too).
     let n = dropped() - dropped_before;
-    assert!(n >= 6, "{n} dropped");
+    assert!(n >= 7, "{n} dropped");
 }
 
 /// `run` at trace level through the service: the WebSocket and REST go through the

@@ -81,12 +81,13 @@ impl Default for Breaker {
 #[serde(rename_all = "snake_case")]
 pub enum ServiceFallback {
     /// The configured proxies and pools (`proxy.default`, exchange overrides, regional
-    /// rules); a connection they give no proxy fails.
+    /// rules); a connection they give no proxy fails (unless the service's last policy
+    /// was `direct_connection`).
     #[default]
     Embedded,
     /// The configured proxies where they name one, else a direct connection.
     Direct,
-    /// The connection fails.
+    /// The connection fails, whatever the service's last policy.
     Fail,
 }
 
@@ -132,9 +133,16 @@ impl ServiceConfig {
             if a.bearer_token.is_some() == a.api_key.is_some() {
                 out.push(("auth", "give one of bearer_token and api_key".into()));
             }
-            let blank = [&a.bearer_token, &a.api_key].into_iter().flatten();
-            if blank.into_iter().any(|s| s.expose().trim().is_empty()) {
-                out.push(("auth", "a token or key must not be empty".into()));
+            let secrets = [&a.bearer_token, &a.api_key].into_iter().flatten();
+            for s in secrets {
+                if s.expose().trim().is_empty() {
+                    out.push(("auth", "a token or key must not be empty".into()));
+                } else if reqwest::header::HeaderValue::from_str(s.expose()).is_err() {
+                    out.push((
+                        "auth",
+                        "a token or key must be visible ASCII (it is sent in a header)".into(),
+                    ));
+                }
             }
         }
         if matches!(&self.proxy, Some(ProxySetting::Pool(_))) {

@@ -46,7 +46,6 @@ pub struct Families {
     pub proxy_failures: Family<Labels, Counter>,
     pub proxy_handshake: Family<Labels, Histogram, fn() -> Histogram>,
     pub proxy_live: Family<Labels, Gauge>,
-    pub proxy_healthy: Family<Labels, Gauge>,
     pub proxy_ejections: Family<Labels, Counter>,
     pub service_requests: Family<Labels, Counter>,
     pub service_cache: Family<Labels, Counter>,
@@ -69,7 +68,14 @@ struct Live {
     queue: Mutex<Option<tokio::sync::mpsc::WeakSender<Event>>>,
     /// The proxy service's circuit state, once a service is in use.
     circuit: Mutex<Option<i64>>,
+    pools: Mutex<Vec<std::sync::Weak<crate::net::Pool>>>,
+    /// `proxy` label values in use; more than [`MAX_PROXY_LABELS`] are `other`.
+    proxies: Mutex<std::collections::HashSet<String>>,
 }
+
+/// Distinct `proxy` label values: configured members and the first proxies a service
+/// hands out; a service that rotates through thousands must not make a series each.
+const MAX_PROXY_LABELS: usize = 64;
 
 /// One WebSocket's frame counters.
 #[derive(Debug, Clone)]
@@ -152,7 +158,6 @@ impl Families {
         );
         let (
             proxy_live,
-            proxy_healthy,
             proxy_ejections,
             service_requests,
             service_cache,
@@ -160,7 +165,6 @@ impl Families {
             service_feedback,
         ) = register!(r,
             proxy_live: "proxy_live_connections", "Open WebSocket connections through each proxy";
-            proxy_healthy: "proxy_healthy", "1 while a pool member is in service, 0 while ejected";
             proxy_ejections: "proxy_ejections", "Pool members ejected after consecutive failures or failed health checks";
             service_requests: "proxy_service_requests", "Calls to the proxy service, by result";
             service_cache: "proxy_service_cache", "Route lookups in the proxy service's answer cache (hit: fresh answer)";
@@ -218,7 +222,6 @@ impl Families {
             proxy_failures,
             proxy_handshake,
             proxy_live,
-            proxy_healthy,
             proxy_ejections,
             service_requests,
             service_cache,
@@ -255,7 +258,7 @@ impl Families {
             ]
         };
         let proxy = match route {
-            Route::Proxy(p) => Some(p.url.to_string()),
+            Route::Proxy(p) => Some(self.proxy_label(&p.url.to_string())),
             Route::Direct => None,
         };
         let pk = |p: &String| vec![("proxy", p.clone()), ("kind", kind.as_str().into())];
@@ -308,9 +311,29 @@ impl Families {
     }
 
     pub fn live_proxy(&self, proxy: &str) -> LiveGuard {
-        let g = self.gauge(&self.proxy_live, vec![("proxy", proxy.into())]);
+        let g = self.gauge(&self.proxy_live, vec![("proxy", self.proxy_label(proxy))]);
         g.inc();
         LiveGuard(g)
+    }
+
+    /// The `proxy` label for `url`: itself while fewer than [`MAX_PROXY_LABELS`] are in
+    /// use, else `other`.
+    pub fn proxy_label(&self, url: &str) -> String {
+        let mut seen = self.live.proxies.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(url) || seen.len() < MAX_PROXY_LABELS {
+            seen.insert(url.to_owned());
+            url.to_owned()
+        } else {
+            "other".to_owned()
+        }
+    }
+
+    pub fn watch_pool(&self, pool: &Arc<crate::net::Pool>) {
+        for (member, _) in pool.service_states() {
+            self.proxy_label(&member);
+        }
+        let mut pools = self.live.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.push(Arc::downgrade(pool));
     }
 
     pub fn set_circuit(&self, state: i64) {
@@ -396,6 +419,25 @@ impl Collector for LiveCollector {
                 let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
                 age.set((now_ms - at) as f64 / 1000.0);
                 age.encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let pools: Vec<_> = (self.0.pools.lock().unwrap_or_else(|e| e.into_inner()).iter())
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        if !pools.is_empty() {
+            let mut family = encoder.encode_descriptor(
+                "proxy_healthy",
+                "1 while a pool member is in service, 0 while ejected",
+                None,
+                MetricType::Gauge,
+            )?;
+            let mut done = std::collections::HashSet::new();
+            for (member, healthy) in pools.iter().flat_map(|p| p.service_states()) {
+                if done.insert(member.clone()) {
+                    let g = Gauge::<i64>::default();
+                    g.set(i64::from(healthy));
+                    g.encode(family.encode_family(&[("proxy", member.as_str())])?)?;
+                }
             }
         }
         let circuit = *self.0.circuit.lock().unwrap_or_else(|e| e.into_inner());

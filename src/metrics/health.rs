@@ -79,7 +79,8 @@ impl Drop for Open {
     }
 }
 
-pub(super) fn observe(event: &Event) {
+/// An event an adapter publishes: book statuses and snapshots move its books.
+pub fn observe(event: &Event) {
     let (symbol, synced) = match event {
         Event::BookStatus(s) => (&s.symbol, s.status == BookState::Synced),
         Event::Book(b) if b.update == BookUpdateKind::Snapshot => (&b.symbol, true),

@@ -80,13 +80,11 @@ pub fn rejected(exchange: VenueId, reason: &'static str) {
     }
 }
 
-/// An event handed to the sink: by type, book resyncs by reason class, trade gaps, and
-/// the feeds' readiness.
+/// An event taken by the sink: by type, book resyncs by reason class, trade gaps.
 pub fn observe(event: &Event) {
     if let Some(m) = get() {
         m.observe(event);
     }
-    health::observe(event);
 }
 
 pub fn snapshot_request(exchange: VenueId) {
@@ -103,14 +101,18 @@ pub fn rate_limit_pause(exchange: VenueId) {
     }
 }
 
-/// A pool member went out of service (ejected) or came back.
-pub fn proxy_health(proxy: &str, healthy: bool) {
+/// A pool member was ejected.
+pub fn proxy_ejected(proxy: &str) {
     if let Some(m) = get() {
-        m.gauge(&m.proxy_healthy, vec![("proxy", proxy.into())])
-            .set(i64::from(healthy));
-        if !healthy {
-            m.counter(&m.proxy_ejections, vec![("proxy", proxy.into())]).inc();
-        }
+        m.counter(&m.proxy_ejections, vec![("proxy", m.proxy_label(proxy))])
+            .inc();
+    }
+}
+
+/// A pool whose members' health is exported (read at each scrape).
+pub fn watch_pool(pool: &std::sync::Arc<crate::net::Pool>) {
+    if let Some(m) = get() {
+        m.watch_pool(pool);
     }
 }
 

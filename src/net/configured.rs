@@ -56,6 +56,7 @@ impl StaticResolver {
                 Some(p) => Choice::Pool(p.clone()),
                 None => {
                     let p = Arc::new(Pool::new(cfg.clone(), &mut live));
+                    crate::metrics::watch_pool(&p);
                     pools.push(p.clone());
                     Choice::Pool(p)
                 }

@@ -42,7 +42,8 @@ pub enum Cause {
     Url(String),
     /// No route may be used: the proxy service is unavailable and the fallback policy
     /// allows neither a configured proxy nor a direct connection.
-    #[error("no route: {0}")]
+    /// Shown after "via no route:", so the text says why without repeating that.
+    #[error("{0}")]
     NoRoute(String),
 }
 

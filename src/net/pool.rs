@@ -76,9 +76,6 @@ impl Pool {
                 c
             }
         };
-        for m in &config.members {
-            crate::metrics::proxy_health(&m.url.to_string(), true);
-        }
         let members = (config.members.iter())
             .map(|endpoint| Member {
                 endpoint: endpoint.clone(),
@@ -161,9 +158,6 @@ impl Pool {
     pub fn succeeded(&self, route: &Route, latency: Duration) {
         if let Some(m) = self.member(route) {
             let mut h = m.health();
-            if h.ejected_until.is_some() {
-                crate::metrics::proxy_health(&m.endpoint.url.to_string(), true);
-            }
             h.consecutive_failures = 0;
             let ms = latency.as_secs_f64() * 1000.0;
             h.latency_ms = Some(h.latency_ms.map_or(ms, |avg| avg + LATENCY_WEIGHT * (ms - avg)));
@@ -204,7 +198,7 @@ impl Pool {
         h.ejections += 1;
         h.ejected_until = Some(now + period);
         h.consecutive_failures = 0;
-        crate::metrics::proxy_health(&m.endpoint.url.to_string(), false);
+        crate::metrics::proxy_ejected(&m.endpoint.url.to_string());
         tracing::warn!(%label, member = %m.endpoint.url, ejections = h.ejections, "pool member ejected for {} s after {} failures in a row ({why}); failing over", period.as_secs(), self.config.eject_after_failures);
     }
 
@@ -224,14 +218,13 @@ impl Pool {
             (true, true) => {
                 h.ejected_until = None;
                 h.consecutive_failures = 0;
-                crate::metrics::proxy_health(&m.endpoint.url.to_string(), true);
                 tracing::info!(member = %m.endpoint.url, "pool member restored: health check passed");
             }
             (false, false) => {
                 let period = self.ejection_period(h.ejections);
                 h.ejections += 1;
                 h.ejected_until = Some(now + period);
-                crate::metrics::proxy_health(&m.endpoint.url.to_string(), false);
+                crate::metrics::proxy_ejected(&m.endpoint.url.to_string());
                 tracing::warn!(member = %m.endpoint.url, "pool member ejected for {} s: health check failed ({why})", period.as_secs());
             }
             _ => {}
@@ -244,6 +237,14 @@ impl Pool {
         (self.members.iter())
             .filter(|m| m.in_service(now) && m.endpoint.url.to_string() != route)
             .count()
+    }
+
+    /// Each member (`scheme://host:port`) and whether it is in service now.
+    pub fn service_states(&self) -> Vec<(String, bool)> {
+        let now = Instant::now();
+        (self.members.iter())
+            .map(|m| (m.endpoint.url.to_string(), m.in_service(now)))
+            .collect()
     }
 
     /// Members in service now.

@@ -102,6 +102,9 @@ impl Link {
     /// Sends into the bounded queue, waiting while it is full (backpressure). False
     /// when the sink has gone away.
     pub async fn publish(&self, event: Event) -> bool {
+        // Readiness follows the adapter, not the sink: a resync waiting in a full queue
+        // is already one.
+        crate::metrics::health::observe(&event);
         match self.events.try_send(event) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(event)) => {

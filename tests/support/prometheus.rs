@@ -77,7 +77,7 @@ impl Prometheus {
 
     /// Waits until Prometheus has scraped the target successfully `n` more times.
     pub async fn wait_scrapes(&self, n: u32) {
-        let scrapes = "count_over_time(up{job=\"feedhandler\"}[1h])";
+        let scrapes = "sum_over_time(up{job=\"feedhandler\"}[1h])";
         let before = self.value(scrapes);
         for _ in 0..(n * 40) {
             if self.value(scrapes) >= before + f64::from(n) {

@@ -16,7 +16,7 @@ Security errors from the spec count only when --token or --api-key is given.
 POST /_control with a JSON object replaces the behaviour mode (keys: proxy_url,
 ttl_seconds (sent verbatim), fallback_policy, strategy, routes {"<exchange>/<type>":
 url}, status, garbage, huge_body_mb, delay_ms, feedback_delay_ms, health_status,
-down). GET /_requests returns the log lines as a JSON array. Neither is logged.
+down, omit: [keys left out of the answer]). GET /_requests returns the log lines as a JSON array. Neither is logged.
 """
 
 import argparse
@@ -175,6 +175,8 @@ class Handler(BaseHTTPRequestHandler):
             "fallback_policy": mode.get("fallback_policy", "embedded_fallback"),
             "metadata": {},
         }
+        for key in mode.get("omit") or []:
+            answer.pop(key, None)
         if mode.get("huge_body_mb"):
             answer["metadata"]["padding"] = "x" * int(float(mode["huge_body_mb"]) * (1 << 20))
         text = json.dumps(answer).replace('"\\u0000TTL\\u0000"', mode.get("_ttl_text", "60"))

@@ -30,24 +30,26 @@ fn repo(rel: &str) -> PathBuf {
 impl ProxyService {
     /// Started on a free port; requests must carry `token` as a bearer token if given.
     pub fn start(token: Option<&str>) -> Self {
-        Self::start_on(0, token)
+        match token {
+            Some(t) => Self::start_with(&["--token", t]),
+            None => Self::start_with(&[]),
+        }
     }
 
-    /// Started on `port` (to bring a stopped service back where the client expects it).
-    pub fn start_on(port: u16, token: Option<&str>) -> Self {
+    /// Started on a free port with the script's auth arguments (`--token T`,
+    /// `--api-key K`).
+    pub fn start_with(auth: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.jsonl");
         let mut cmd = Command::new(repo(".venv/bin/python"));
         cmd.arg(repo("tests/support/proxy_service.py"))
-            .args(["--port", &port.to_string(), "--spec"])
+            .args(["--port", "0", "--spec"])
             .arg(repo("api/proxy-service.openapi.yaml"))
             .arg("--log")
             .arg(&log)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        if let Some(t) = token {
-            cmd.args(["--token", t]);
-        }
+        cmd.args(auth);
         let mut child = cmd
             .spawn()
             .expect(".venv missing: run scripts/install-test-deps.sh");

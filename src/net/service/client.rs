@@ -20,8 +20,6 @@ use url::Url;
 
 /// Largest answer read from the service.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
-/// How long a failed endpoint is skipped before its health endpoint is asked.
-const ENDPOINT_RETRY: Duration = Duration::from_secs(10);
 
 /// The service's fallback policy, as it last answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -34,6 +32,16 @@ pub enum Policy {
     Fail,
 }
 
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct_connection",
+            Self::Embedded => "embedded_fallback",
+            Self::Fail => "fail",
+        }
+    }
+}
+
 /// A checked answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
@@ -42,10 +50,12 @@ pub struct Answer {
     pub policy: Policy,
 }
 
-/// The answer as sent; `ttl_seconds` may be any JSON number (clamped) or absent.
+/// The answer as sent; `proxy_url` must be present (null: direct), `ttl_seconds` may be
+/// any JSON number (clamped) or absent.
 #[derive(Deserialize)]
 struct Wire {
-    proxy_url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    proxy_url: Option<Option<String>>,
     #[serde(default)]
     ttl_seconds: Option<serde_json::Number>,
     fallback_policy: Policy,
@@ -93,6 +103,9 @@ pub struct Client {
     http: reqwest::Client,
     auth: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     timeout: Duration,
+    /// How long a failed endpoint is skipped before its health endpoint is asked (the
+    /// breaker's recovery time).
+    endpoint_retry: Duration,
     default_ttl: Duration,
     pub client_id: String,
     pub region: Option<String>,
@@ -139,6 +152,7 @@ impl Client {
             http,
             auth,
             timeout,
+            endpoint_retry: Duration::from_secs(u64::from(config.circuit_breaker.recovery_timeout_seconds)),
             default_ttl: Duration::from_secs(u64::from(config.cache_ttl_seconds)),
             client_id: config.client_id.clone().unwrap_or_else(hostname),
             region,
@@ -167,7 +181,7 @@ impl Client {
                     return Ok(answer);
                 }
                 Err(reason) => {
-                    *lock(&ep.down_until) = Some(Instant::now() + ENDPOINT_RETRY);
+                    *lock(&ep.down_until) = Some(Instant::now() + self.endpoint_retry);
                     last = Some(CallError::Failed {
                         endpoint: ep.base.to_string(),
                         reason,
@@ -228,7 +242,7 @@ impl Client {
                     Err(_) => false,
                 };
                 let mut d = lock(&ep.down_until);
-                *d = (!healthy).then(|| Instant::now() + ENDPOINT_RETRY);
+                *d = (!healthy).then(|| Instant::now() + self.endpoint_retry);
                 if healthy {
                     tracing::info!(endpoint = %ep.base, "proxy service endpoint healthy again");
                 }
@@ -288,8 +302,9 @@ impl Client {
     fn check(&self, text: &str) -> Result<Answer, String> {
         let wire: Wire = serde_json::from_str(text).map_err(|e| format!("malformed answer: {e}"))?;
         let route = match wire.proxy_url {
-            None => Route::Direct,
-            Some(raw) => Route::Proxy(ProxyEndpoint {
+            None => return Err("malformed answer: no proxy_url (null means direct)".into()),
+            Some(None) => Route::Direct,
+            Some(Some(raw)) => Route::Proxy(ProxyEndpoint {
                 url: ProxyUrl::try_from(raw).map_err(|e| format!("malformed answer: proxy_url: {e}"))?,
                 timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             }),
@@ -311,6 +326,11 @@ impl Client {
             policy: wire.fallback_policy,
         })
     }
+}
+
+/// A field that is present, null or not: absent stays `None` (by `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -61,8 +61,9 @@ pub struct ServiceResolver {
     fallback: ServiceFallback,
     breaker: Mutex<Breaker>,
     cache: Mutex<Cache>,
-    /// The fallback policy of the service's last answer.
-    last_policy: Mutex<Option<Policy>>,
+    /// The fallback policy of the service's last answer for each key (kept when the
+    /// answer itself is forgotten).
+    policies: Mutex<HashMap<Key, Policy>>,
     sources: Mutex<HashMap<Key, Source>>,
     feedback: mpsc::Sender<Feedback>,
     feedback_rx: Mutex<Option<mpsc::Receiver<Feedback>>>,
@@ -99,7 +100,7 @@ impl ServiceResolver {
             fallback: config.fallback,
             breaker: Mutex::new(Breaker::new(b.failure_threshold, recovery)),
             cache: Mutex::new(Cache::new(config.cache_entries)),
-            last_policy: Mutex::new(None),
+            policies: Mutex::new(HashMap::new()),
             sources: Mutex::new(HashMap::new()),
             feedback: tx,
             feedback_rx: Mutex::new(Some(rx)),
@@ -116,19 +117,17 @@ impl ServiceResolver {
             return Ok(route);
         }
         metrics::service_cache(false);
-        let permit = lock(&self.breaker).permit(Instant::now());
-        if permit == Permit::Probe {
-            tracing::info!("proxy service circuit half-open: probing");
-            metrics::service_circuit(CircuitState::HalfOpen);
-        }
+        let (permit, changed) = lock(&self.breaker).permit(Instant::now());
+        breaker_changed(changed, None);
         if permit != Permit::Refused {
+            let probe = permit == Permit::Probe;
             match self.client.request(exchange, kind).await {
                 Ok(answer) => {
                     metrics::service_request("ok");
-                    let changed = lock(&self.breaker).success();
-                    self.breaker_changed(changed, None);
+                    let changed = lock(&self.breaker).success(probe);
+                    breaker_changed(changed, None);
                     let route = answer.route.clone();
-                    *lock(&self.last_policy) = Some(answer.policy);
+                    lock(&self.policies).insert(key, answer.policy);
                     lock(&self.cache).put(key, answer, Instant::now());
                     self.note(key, Source::Service, &route);
                     return Ok(route);
@@ -136,8 +135,8 @@ impl ServiceResolver {
                 Err(e) => {
                     metrics::service_request("failed");
                     tracing::debug!(%exchange, %kind, "proxy service call failed: {e}");
-                    let changed = lock(&self.breaker).failure(Instant::now());
-                    self.breaker_changed(changed, Some(&e));
+                    let changed = lock(&self.breaker).failure(Instant::now(), probe);
+                    breaker_changed(changed, Some(&e));
                 }
             }
         }
@@ -152,28 +151,37 @@ impl ServiceResolver {
             self.note(key, Source::Stale, &route);
             return Ok(route);
         }
-        let policy = *lock(&self.last_policy);
-        let embedded_allowed = self.fallback != ServiceFallback::Fail && policy != Some(Policy::Fail);
-        let direct_allowed = self.fallback == ServiceFallback::Direct || policy == Some(Policy::Direct);
-        if embedded_allowed {
-            if let Some(route) = self.embedded.pick_configured(exchange, kind) {
+        let policy = lock(&self.policies).get(&key).copied();
+        // `fail`, local or the service's, vetoes every fallback; direct needs one of the
+        // two to allow it.
+        let vetoed = self.fallback == ServiceFallback::Fail || policy == Some(Policy::Fail);
+        let direct_allowed =
+            !vetoed && (self.fallback == ServiceFallback::Direct || policy == Some(Policy::Direct));
+        let embedded = (!vetoed)
+            .then(|| self.embedded.pick_configured(exchange, kind))
+            .flatten();
+        match embedded {
+            Some(route @ Route::Proxy(_)) => {
                 self.note(key, Source::Embedded, &route);
                 return Ok(route);
             }
-        }
-        if direct_allowed {
-            self.note(key, Source::Direct, &Route::Direct);
-            return Ok(Route::Direct);
+            // The configuration says `direct` (or a pool falls back to it): only where
+            // direct is allowed.
+            Some(Route::Direct) | None if direct_allowed => {
+                self.note(key, Source::Direct, &Route::Direct);
+                return Ok(Route::Direct);
+            }
+            _ => {}
         }
         self.note(key, Source::Failed, &Route::Direct);
-        let service = policy.map_or("none yet".to_owned(), |p| format!("{p:?}").to_ascii_lowercase());
+        let service = policy.map_or("none yet", Policy::as_str);
         Err(Cause::NoRoute(format!(
-            "proxy service unavailable, no cached answer, and neither the local fallback ({}) nor the service's last policy ({service}) allows {}",
+            "proxy service unavailable, no cached answer, and the fallback policies (local {}, the service's {service}) allow {}",
             self.fallback.as_str(),
-            if embedded_allowed {
-                "a direct connection (no proxy configured for it)"
+            if vetoed {
+                "no fallback"
             } else {
-                "another route"
+                "no direct connection, and no proxy is configured for it"
             },
         )))
     }
@@ -204,22 +212,6 @@ impl ServiceResolver {
                     tracing::warn!(%exchange, %kind, proxy = %route, source = source.as_str(), "proxy service unavailable: routes from the fallback")
                 }
             }
-        }
-    }
-
-    fn breaker_changed(&self, changed: Option<breaker::State>, error: Option<&client::CallError>) {
-        let Some(state) = changed else { return };
-        let now = lock(&self.breaker).state();
-        metrics::service_circuit(now);
-        match (now, error) {
-            (breaker::State::Open, Some(e)) => {
-                tracing::warn!(circuit = now.as_str(), "proxy service circuit opened: {e}")
-            }
-            _ => tracing::info!(
-                circuit = now.as_str(),
-                was = state.as_str(),
-                "proxy service circuit closed"
-            ),
         }
     }
 
@@ -299,6 +291,20 @@ impl ProxyResolver for ServiceResolver {
         if let Some(rx) = lock(&self.feedback_rx).take() {
             tokio::spawn(Self::send_feedback(self.client.clone(), rx, shutdown));
         }
+    }
+}
+
+/// Logs a change of the breaker's state once, and exports it.
+fn breaker_changed(changed: breaker::Transition, error: Option<&client::CallError>) {
+    let Some((from, to)) = changed else { return };
+    metrics::service_circuit(to);
+    let (from, circuit) = (from.as_str(), to.as_str());
+    match (to, error) {
+        (CircuitState::Open, Some(e)) => tracing::warn!(circuit, from, "proxy service circuit opened: {e}"),
+        (CircuitState::HalfOpen, _) => {
+            tracing::info!(circuit, from, "proxy service circuit half-open: probing")
+        }
+        _ => tracing::info!(circuit, from, "proxy service circuit {circuit}"),
     }
 }
 
