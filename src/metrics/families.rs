@@ -1,12 +1,9 @@
-//! The metric families, their names, help texts and labels, and the collector that
-//! computes at scrape time what is cheaper to read than to keep current (seconds since
-//! each feed's last message, the sink queue's depth).
+//! The metric families: their names, help texts and labels, and how each observation
+//! finds its series (hot ones looked up once and kept).
 
+use super::live::{self, Live};
 use crate::model::{BookState, Event, VenueId};
 use crate::net::{ConnKind, Outcome, Route};
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -57,25 +54,9 @@ pub struct Families {
     event_counters: Mutex<rustc_hash::FxHashMap<(VenueId, &'static str), Counter>>,
     pub backpressure_waits: Counter,
     pub kafka_produce: Histogram,
-    live: Arc<Live>,
+    /// What is read at scrape time.
+    pub live: Arc<Live>,
 }
-
-/// Read at scrape time.
-#[derive(Debug, Default)]
-struct Live {
-    /// Last message per (exchange, kind), unix milliseconds.
-    last_ms: Mutex<Vec<(VenueId, ConnKind, Arc<AtomicI64>)>>,
-    queue: Mutex<Option<tokio::sync::mpsc::WeakSender<Event>>>,
-    /// The proxy service's circuit state, once a service is in use.
-    circuit: Mutex<Option<i64>>,
-    pools: Mutex<Vec<std::sync::Weak<crate::net::Pool>>>,
-    /// `proxy` label values in use; more than [`MAX_PROXY_LABELS`] are `other`.
-    proxies: Mutex<std::collections::HashSet<String>>,
-}
-
-/// Distinct `proxy` label values: configured members and the first proxies a service
-/// hands out; a service that rotates through thousands must not make a series each.
-const MAX_PROXY_LABELS: usize = 64;
 
 /// One WebSocket's frame counters.
 #[derive(Debug, Clone)]
@@ -202,7 +183,7 @@ impl Families {
             start,
         );
         let live = Arc::new(Live::default());
-        r.register_collector(Box::new(LiveCollector(live.clone())));
+        r.register_collector(Box::new(live::Collector(live.clone())));
         Self {
             registry: r,
             symbol_labels,
@@ -258,7 +239,7 @@ impl Families {
             ]
         };
         let proxy = match route {
-            Route::Proxy(p) => Some(self.proxy_label(&p.url.to_string())),
+            Route::Proxy(p) => Some(self.live.proxy_label(&p.url.to_string())),
             Route::Direct => None,
         };
         let pk = |p: &String| vec![("proxy", p.clone()), ("kind", kind.as_str().into())];
@@ -294,15 +275,7 @@ impl Families {
             ("exchange", exchange.as_str().into()),
             ("kind", kind.as_str().into()),
         ];
-        let mut last = self.live.last_ms.lock().unwrap_or_else(|e| e.into_inner());
-        let last_ms = match last.iter().find(|(e, k, _)| *e == exchange && *k == kind) {
-            Some((_, _, a)) => a.clone(),
-            None => {
-                let a = Arc::new(AtomicI64::new(0));
-                last.push((exchange, kind, a.clone()));
-                a
-            }
-        };
+        let last_ms = self.live.last_message(exchange, kind);
         FrameCounters {
             messages: self.counter(&self.messages, labels.clone()),
             bytes: self.counter(&self.bytes, labels),
@@ -311,37 +284,9 @@ impl Families {
     }
 
     pub fn live_proxy(&self, proxy: &str) -> LiveGuard {
-        let g = self.gauge(&self.proxy_live, vec![("proxy", self.proxy_label(proxy))]);
+        let g = self.gauge(&self.proxy_live, vec![("proxy", self.live.proxy_label(proxy))]);
         g.inc();
         LiveGuard(g)
-    }
-
-    /// The `proxy` label for `url`: itself while fewer than [`MAX_PROXY_LABELS`] are in
-    /// use, else `other`.
-    pub fn proxy_label(&self, url: &str) -> String {
-        let mut seen = self.live.proxies.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.contains(url) || seen.len() < MAX_PROXY_LABELS {
-            seen.insert(url.to_owned());
-            url.to_owned()
-        } else {
-            "other".to_owned()
-        }
-    }
-
-    pub fn watch_pool(&self, pool: &Arc<crate::net::Pool>) {
-        for (member, _) in pool.service_states() {
-            self.proxy_label(&member);
-        }
-        let mut pools = self.live.pools.lock().unwrap_or_else(|e| e.into_inner());
-        pools.push(Arc::downgrade(pool));
-    }
-
-    pub fn set_circuit(&self, state: i64) {
-        *self.live.circuit.lock().unwrap_or_else(|e| e.into_inner()) = Some(state);
-    }
-
-    pub fn set_queue(&self, queue: tokio::sync::mpsc::WeakSender<Event>) {
-        *self.live.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(queue);
     }
 
     pub fn observe(&self, event: &Event) {
@@ -397,82 +342,6 @@ pub fn reason_class(reason: &str) -> String {
     }
     let class: String = words.join(" ").trim().chars().take(40).collect();
     if class.is_empty() { "other".into() } else { class }
-}
-
-#[derive(Debug)]
-struct LiveCollector(Arc<Live>);
-
-impl Collector for LiveCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let now_ms = crate::model::now_ns() / 1_000_000;
-        let last = self.0.last_ms.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut family = encoder.encode_descriptor(
-            "seconds_since_last_message",
-            "Seconds since the last frame or answer, per exchange and kind",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (exchange, kind, at) in last {
-            let at = at.load(Ordering::Relaxed);
-            if at > 0 {
-                let labels = [("exchange", exchange.as_str()), ("kind", kind.as_str())];
-                let age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-                age.set((now_ms - at) as f64 / 1000.0);
-                age.encode(family.encode_family(&labels)?)?;
-            }
-        }
-        let pools: Vec<_> = (self.0.pools.lock().unwrap_or_else(|e| e.into_inner()).iter())
-            .filter_map(std::sync::Weak::upgrade)
-            .collect();
-        if !pools.is_empty() {
-            let mut family = encoder.encode_descriptor(
-                "proxy_healthy",
-                "1 while a pool member is in service, 0 while ejected",
-                None,
-                MetricType::Gauge,
-            )?;
-            let mut done = std::collections::HashSet::new();
-            for (member, healthy) in pools.iter().flat_map(|p| p.service_states()) {
-                if done.insert(member.clone()) {
-                    let g = Gauge::<i64>::default();
-                    g.set(i64::from(healthy));
-                    g.encode(family.encode_family(&[("proxy", member.as_str())])?)?;
-                }
-            }
-        }
-        let circuit = *self.0.circuit.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(state) = circuit {
-            let g = Gauge::<i64>::default();
-            g.set(state);
-            let help = "The proxy service's circuit breaker: 0 closed, 1 half-open, 2 open";
-            g.encode(encoder.encode_descriptor(
-                "proxy_service_circuit_state",
-                help,
-                None,
-                MetricType::Gauge,
-            )?)?;
-        }
-        let queue = self.0.queue.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(tx) = queue.and_then(|w| w.upgrade()) {
-            for (name, help, v) in [
-                (
-                    "sink_queue_depth",
-                    "Events waiting in the sink queue",
-                    tx.max_capacity() - tx.capacity(),
-                ),
-                (
-                    "sink_queue_capacity",
-                    "The sink queue's capacity, in events",
-                    tx.max_capacity(),
-                ),
-            ] {
-                let g = Gauge::<i64>::default();
-                g.set(v as i64);
-                g.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod families;
 pub mod health;
+mod live;
 pub mod server;
 
 use crate::model::{Event, VenueId};
@@ -104,7 +105,7 @@ pub fn rate_limit_pause(exchange: VenueId) {
 /// A pool member was ejected.
 pub fn proxy_ejected(proxy: &str) {
     if let Some(m) = get() {
-        m.counter(&m.proxy_ejections, vec![("proxy", m.proxy_label(proxy))])
+        m.counter(&m.proxy_ejections, vec![("proxy", m.live.proxy_label(proxy))])
             .inc();
     }
 }
@@ -112,7 +113,7 @@ pub fn proxy_ejected(proxy: &str) {
 /// A pool whose members' health is exported (read at each scrape).
 pub fn watch_pool(pool: &std::sync::Arc<crate::net::Pool>) {
     if let Some(m) = get() {
-        m.watch_pool(pool);
+        m.live.watch_pool(pool);
     }
 }
 
@@ -133,7 +134,7 @@ pub fn service_cache(hit: bool) {
 /// The circuit breaker's state: 0 closed, 1 half-open, 2 open.
 pub fn service_circuit(state: crate::net::CircuitState) {
     if let Some(m) = get() {
-        m.set_circuit(state as i64);
+        m.live.set_circuit(state as i64);
     }
 }
 
@@ -154,7 +155,7 @@ pub fn service_feedback(result: &'static str) {
 /// The sink's queue, read at each scrape.
 pub fn sink_queue(queue: &tokio::sync::mpsc::Sender<Event>) {
     if let Some(m) = get() {
-        m.set_queue(queue.downgrade());
+        m.live.set_queue(queue.downgrade());
     }
 }
 

@@ -1,12 +1,19 @@
 //! The external proxy service, played by `tests/support/proxy_service.py` (in `.venv`,
 //! installed by `scripts/install-test-deps.sh`): every request it receives is validated
 //! against `api/proxy-service.openapi.yaml` with openapi-core and logged as a JSON line;
-//! tests steer its answers with `POST /_control` (sent with curl).
+//! tests steer its answers with `POST /_control` (sent with curl). Also a factory
+//! client configured with a service, for the proxy service tests.
 
+use super::LocalVenue;
+use super::proxies::Proxy;
+use feedhandler::model::VenueId;
+use feedhandler::net::{ConnectError, ConnectionFactory};
+use feedhandler::sim::binance::Switches;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct ProxyService {
@@ -126,4 +133,73 @@ impl ProxyService {
             assert!(r["valid"] == true && r["authorized"] == true, "{r}");
         }
     }
+}
+
+pub const TOKEN: &str = "svc-TOKEN-4f1c9e";
+
+/// Requests a microsocks proxy relayed to the venue.
+pub fn relayed(p: &Proxy, venue: &LocalVenue) -> usize {
+    p.log()
+        .matches(&format!("connected to localhost:{}", venue.addr.port()))
+        .count()
+}
+
+pub struct Client {
+    factory: Arc<ConnectionFactory>,
+    url: url::Url,
+    _stop: tokio::sync::watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+impl Client {
+    /// A factory from a configuration with `service` (keys under `external_service`)
+    /// and `default_http` as the embedded proxy, if any.
+    pub fn new(venue: &LocalVenue, service: &str, default_http: Option<String>) -> Self {
+        let default = default_http.map_or(String::new(), |p| format!("  default:\n    http: \"{p}\"\n"));
+        let yaml = format!(
+            "proxy:\n{default}  external_service:\n{service}\
+             exchanges:\n  binance:\n    symbols: [BTC-USDT]\n    channels: [trades]\n    ws_url: {}\n    rest_url: {}\n\
+             tls:\n  ca_file: {}\n",
+            venue.ws_url(),
+            venue.rest_url(),
+            venue.ca.ca_pem.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = super::write_config(dir.path(), "svc.yaml", &yaml);
+        let config = feedhandler::config::load(&path).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let factory = ConnectionFactory::from_config(&config).unwrap();
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        factory.start_background(rx);
+        let url = url::Url::parse(&format!("{}/api/v3/exchangeInfo", venue.rest_url())).unwrap();
+        Self {
+            factory,
+            url,
+            _stop: stop,
+            _dir: dir,
+        }
+    }
+
+    pub async fn get(&self) -> Result<(), ConnectError> {
+        let binance = VenueId::new("binance").unwrap();
+        self.factory.http(binance).get(&self.url).await.map(|_| ())
+    }
+}
+
+/// `external_service` keys for `service`: bearer token, 1 s timeout, breaker after
+/// `threshold` failures for 2 s, and `fallback`.
+pub fn keys(endpoint: &str, threshold: u32, fallback: &str) -> String {
+    keys_with(&format!("[\"{endpoint}\"]"), threshold, 2, fallback)
+}
+
+/// The same with a list of endpoints and the breaker's recovery time.
+pub fn keys_with(endpoints: &str, threshold: u32, recovery_s: u32, fallback: &str) -> String {
+    format!(
+        "    endpoints: {endpoints}\n    auth: {{ bearer_token: \"{TOKEN}\" }}\n    timeout_seconds: 1\n\
+         \x20   circuit_breaker: {{ failure_threshold: {threshold}, recovery_timeout_seconds: {recovery_s} }}\n\
+         \x20   fallback: {fallback}\n    client_id: test-client\n    feedback_queue: 4\n"
+    )
+}
+
+pub async fn venue() -> LocalVenue {
+    LocalVenue::start(&super::recording(super::SPOT_HFT), Switches::default()).await
 }
