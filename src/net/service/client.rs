@@ -10,6 +10,7 @@ use super::super::http::build_client;
 use super::super::resolver::{ConnKind, Route};
 use super::super::tls::TlsConfigs;
 use super::super::{Cause, Redactor};
+use super::lock;
 use crate::config::{DEFAULT_TIMEOUT_SECONDS, MAX_CACHE_TTL_SECONDS, ProxyEndpoint, ProxyUrl, ServiceConfig};
 use crate::model::VenueId;
 use serde::{Deserialize, Serialize};
@@ -331,10 +332,6 @@ impl Client {
 /// A field that is present, null or not: absent stays `None` (by `default`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The machine's host name, the default `client_id`.
